@@ -1,0 +1,25 @@
+from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
+from billing.models.catalog import Plan, PlanAllowance, PlanRate
+from billing.models.choices import Category, Direction, DurationBand, UsageType
+from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageRecord
+
+__all__ = [
+    "Category",
+    "Direction",
+    "DurationBand",
+    "ImportBatch",
+    "ImportRejection",
+    "Line",
+    "LineAssignment",
+    "LinePlan",
+    "Location",
+    "Organization",
+    "Person",
+    "Plan",
+    "PlanAllowance",
+    "PlanRate",
+    "UsageDaily",
+    "UsageHourly",
+    "UsageRecord",
+    "UsageType",
+]

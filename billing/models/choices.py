@@ -1,0 +1,51 @@
+from django.db import models
+
+
+class UsageType(models.TextChoices):
+    VOICE = "voice", "Voice call"
+    SMS = "sms", "Text message"
+    DATA = "data", "Data session"
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", "Inbound"
+
+
+class Category(models.TextChoices):
+    """Destination category, decided from the called number's prefix (see billing.numbers)."""
+
+    LOCAL = "local", "Local"
+    NATIONAL = "national", "National"
+    MOBILE = "mobile", "Mobile"
+    INTERNATIONAL = "international", "International"
+    TOLL_FREE = "toll_free", "Toll-free"
+    PREMIUM = "premium", "Premium"
+    INTERNAL = "internal", "Internal"
+    OTHER = "other", "Other"
+
+
+class DurationBand(models.IntegerChoices):
+    """Call duration bands used by analytics and statements; bounds in seconds, lower bound inclusive."""
+
+    UNDER_1_MIN = 0, "Under 1 min"
+    MIN_1_TO_5 = 1, "1–5 min"
+    MIN_5_TO_15 = 2, "5–15 min"
+    MIN_15_TO_60 = 3, "15–60 min"
+    OVER_60_MIN = 4, "Over 60 min"
+
+
+DURATION_BAND_BOUNDS = (60, 300, 900, 3600)
+
+
+def duration_band(seconds: int) -> int:
+    for band, bound in enumerate(DURATION_BAND_BOUNDS):
+        if seconds < bound:
+            return band
+    return len(DURATION_BAND_BOUNDS)
+
+
+# The same rule in SQL, for bulk inserts and rollups.
+DURATION_BAND_SQL = (
+    "(CASE WHEN {col} < 60 THEN 0 WHEN {col} < 300 THEN 1 WHEN {col} < 900 THEN 2 WHEN {col} < 3600 THEN 3 ELSE 4 END)"
+)

@@ -1,0 +1,61 @@
+"""Rollup tables: usage pre-aggregated per organization and local day (and hour) for analytics.
+
+There is one way to keep them right: ``rollups_rebuild`` recomputes whole (organization, day) slices
+from the usage records, inside the caller's transaction. Importers, the demo seeder and rating call
+it for the days they touched, so rollups never drift from the records they summarize.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from django.db import connection
+
+_METRICS = """
+    count(*), count(*) FILTER (WHERE answered), coalesce(sum(duration_seconds), 0),
+    coalesce(sum(billable_seconds), 0), coalesce(max(duration_seconds), 0), coalesce(sum(data_bytes), 0),
+    coalesce(sum(cost), 0)
+"""
+_METRIC_COLUMNS = "records, answered, duration_seconds, billable_seconds, max_duration_seconds, data_bytes, cost"
+
+_DAILY_DIMENSIONS = (
+    "organization_id, local_date, line_id, location_id, person_id, usage_type, category, country, direction, "
+    "duration_band"
+)
+_HOURLY_DIMENSIONS = (
+    "organization_id, local_date, local_hour, location_id, person_id, usage_type, category, direction, duration_band"
+)
+
+
+def rollups_rebuild(*, slices: Iterable[tuple[int, date]]) -> int:
+    """Recompute the daily and hourly rollups of the given (organization id, local date) slices.
+
+    Returns the number of daily rollup rows written. Must run in the same transaction as the change
+    to the usage records, so readers never see records and rollups disagree.
+    """
+    by_org: dict[int, set[date]] = defaultdict(set)
+    for organization_id, day in slices:
+        by_org[organization_id].add(day)
+    written = 0
+    with connection.cursor() as cursor:
+        for organization_id, days in by_org.items():
+            params = [organization_id, sorted(days)]
+            where = "organization_id = %s AND local_date = ANY(%s::date[])"
+            cursor.execute(f"DELETE FROM billing_usagedaily WHERE {where}", params)
+            cursor.execute(f"DELETE FROM billing_usagehourly WHERE {where}", params)
+            cursor.execute(
+                f"""INSERT INTO billing_usagedaily ({_DAILY_DIMENSIONS}, {_METRIC_COLUMNS})
+                    SELECT {_DAILY_DIMENSIONS}, {_METRICS} FROM billing_usagerecord
+                    WHERE {where} GROUP BY {_DAILY_DIMENSIONS}""",
+                params,
+            )
+            written += cursor.rowcount
+            cursor.execute(
+                f"""INSERT INTO billing_usagehourly ({_HOURLY_DIMENSIONS}, {_METRIC_COLUMNS})
+                    SELECT {_HOURLY_DIMENSIONS}, {_METRICS} FROM billing_usagerecord
+                    WHERE {where} GROUP BY {_HOURLY_DIMENSIONS}""",
+                params,
+            )
+    return written

@@ -1,0 +1,18 @@
+import os
+
+# Tests run Celery against an in-memory broker unless a test asks for a real one (see test_celery.py).
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+import pytest  # noqa: E402
+
+from tests import factories  # noqa: E402
+
+
+@pytest.fixture
+def org(db):
+    return factories.organization()
+
+
+@pytest.fixture
+def make():
+    return factories
