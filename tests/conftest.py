@@ -14,5 +14,5 @@ def org(db):
 
 
 @pytest.fixture
-def make():
+def make(db):
     return factories

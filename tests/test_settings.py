@@ -1,0 +1,78 @@
+"""Settings come from the environment; production refuses unsafe configurations."""
+
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.services import needs_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_KEY = secrets.token_urlsafe(64)
+
+
+def manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "PORTAL_ENV"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+PRODUCTION = dict(
+    PORTAL_ENV="production",
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+    CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    ALLOWED_HOSTS="portal.example.com",
+)
+
+
+@pytest.mark.parametrize("key", ["", "short", "dev-insecure-" + "x" * 60, "a" * 80])
+def test_production_refuses_to_start_without_a_real_secret_key(key):
+    result = manage("check", **PRODUCTION, SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "needs a real SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_the_embedded_database_and_the_demo_broker():
+    env = {**PRODUCTION, "SECRET_KEY": GOOD_KEY}
+    no_db = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+    assert "needs DATABASE_URL" in manage("check", **no_db).stderr
+    assert "needs CELERY_BROKER_URL" in manage("check", **{**env, "CELERY_BROKER_URL": "filesystem://"}).stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, SECRET_KEY=GOOD_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_bad_boolean_is_a_clear_error():
+    result = manage("check", DEBUG="maybe")
+    assert result.returncode != 0 and "DEBUG must be true or false, got 'maybe'" in result.stderr
+
+
+@pytest.mark.slow
+@needs_postgres
+def test_database_url_selects_an_external_postgresql():
+    name = f"portal_ext_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgres://postgres@127.0.0.1:5432/{name}"
+        result = manage("migrate", "--no-input", DATABASE_URL=url)
+        assert result.returncode == 0, result.stderr
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM django_migrations WHERE app IN ('billing', 'portal')")
+            assert cur.fetchone()[0] >= 4
+            cur.execute("SELECT tgname FROM pg_trigger WHERE tgname = 'billing_usagerecord_append_only'")
+            assert cur.fetchone() is not None
+        conn.close()
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
