@@ -1,0 +1,34 @@
+"""What part of an organization's data a caller may see. Built by the portal from a membership or token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.models import Organization
+
+
+@dataclass(frozen=True)
+class Scope:
+    organization: Organization
+    role: str
+    # None means "all of the organization"; a set limits usage to records stamped with these ids.
+    location_ids: frozenset[int] | None = None
+    person_ids: frozenset[int] | None = None
+    # Whether full other-party numbers may be shown (otherwise masked: +49 30 •••••• 78).
+    reveal_numbers: bool = False
+
+    @property
+    def organization_id(self) -> int:
+        return self.organization.id
+
+    def sql(self, alias: str = "") -> tuple[str, list]:
+        """WHERE clause (and params) restricting a usage or rollup table to this scope."""
+        prefix = f"{alias}." if alias else ""
+        clauses, params = [f"{prefix}organization_id = %s"], [self.organization.id]
+        if self.location_ids is not None:
+            clauses.append(f"{prefix}location_id = ANY(%s)")
+            params.append(sorted(self.location_ids))
+        if self.person_ids is not None:
+            clauses.append(f"{prefix}person_id = ANY(%s)")
+            params.append(sorted(self.person_ids))
+        return " AND ".join(clauses), params

@@ -1,0 +1,511 @@
+"""Usage analytics: summaries grouped by any combination of dimensions, and drill-down to records.
+
+Summaries read the rollup tables (``UsageDaily`` per day and line, ``UsageHourly`` per hour), so their
+cost grows with the number of groups, not with the number of calls. Only questions the rollups cannot
+answer (a min/max duration filter, or hour of day combined with line or country) read the raw records.
+Every query is restricted by the caller's ``Scope``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from django.db import connection
+
+from billing.models import DurationBand, Line, Location, Person, UsageRecord
+from billing.usage.scope import Scope
+
+MAX_PERIOD_DAYS = 732
+MAX_GROUPS = 20_000
+MAX_PAGE = 100
+
+
+class UsageQueryError(ValueError):
+    """Bad arguments to a usage query; ``field`` names the argument, ``code`` is stable for API clients."""
+
+    def __init__(self, message: str, *, field: str, code: str = "BAD_ARGUMENT"):
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+class Dimension(StrEnum):
+    LOCATION = "location"
+    PERSON = "person"
+    LINE = "line"
+    CATEGORY = "category"
+    COUNTRY = "country"
+    DURATION_BAND = "duration_band"
+    DIRECTION = "direction"
+    USAGE_TYPE = "usage_type"
+    HOUR = "hour"  # hour of day, 0–23, local time
+    WEEKDAY = "weekday"  # ISO day of week, 1 = Monday
+    DAY = "day"
+    WEEK = "week"  # Monday of the ISO week
+    MONTH = "month"  # first day of the month
+
+
+class Metric(StrEnum):
+    RECORDS = "records"
+    CALLS = "calls"
+    MESSAGES = "messages"
+    DATA_SESSIONS = "data_sessions"
+    MINUTES = "minutes"
+    BILLABLE_MINUTES = "billable_minutes"
+    DATA_MB = "data_mb"
+    COST = "cost"
+    AVERAGE_CALL_SECONDS = "average_call_seconds"
+    LONGEST_CALL_SECONDS = "longest_call_seconds"
+
+
+_DIMENSION_SQL = {
+    Dimension.LOCATION: "{t}location_id",
+    Dimension.PERSON: "{t}person_id",
+    Dimension.LINE: "{t}line_id",
+    Dimension.CATEGORY: "{t}category",
+    Dimension.COUNTRY: "{t}country",
+    Dimension.DURATION_BAND: "{t}duration_band",
+    Dimension.DIRECTION: "{t}direction",
+    Dimension.USAGE_TYPE: "{t}usage_type",
+    Dimension.HOUR: "{t}local_hour",
+    Dimension.WEEKDAY: "extract(isodow FROM {t}local_date)::int",
+    Dimension.DAY: "{t}local_date",
+    Dimension.WEEK: "date_trunc('week', {t}local_date)::date",
+    Dimension.MONTH: "date_trunc('month', {t}local_date)::date",
+}
+
+
+def _dimension_sql(dim: Dimension, table: str = "") -> str:
+    return _DIMENSION_SQL[dim].format(t=f"{table}." if table else "")
+
+
+_NOT_IN_DAILY = {Dimension.HOUR}
+_NOT_IN_HOURLY = {Dimension.LINE, Dimension.COUNTRY}
+
+# Raw aggregates: (sql over rollups, sql over raw records). The rollups hold pre-summed columns.
+_AGGREGATES = {
+    "records": ("sum(records)", "count(*)"),
+    "calls": ("sum(records) FILTER (WHERE usage_type = 'voice')", "count(*) FILTER (WHERE usage_type = 'voice')"),
+    "messages": ("sum(records) FILTER (WHERE usage_type = 'sms')", "count(*) FILTER (WHERE usage_type = 'sms')"),
+    "data_sessions": ("sum(records) FILTER (WHERE usage_type = 'data')", "count(*) FILTER (WHERE usage_type = 'data')"),
+    "duration": (
+        "sum(duration_seconds) FILTER (WHERE usage_type = 'voice')",
+        "sum(duration_seconds) FILTER (WHERE usage_type = 'voice')",
+    ),
+    "billable": (
+        "sum(billable_seconds) FILTER (WHERE usage_type = 'voice')",
+        "sum(billable_seconds) FILTER (WHERE usage_type = 'voice')",
+    ),
+    "data_bytes": ("sum(data_bytes)", "sum(data_bytes)"),
+    "cost": ("sum(cost)", "sum(coalesce(cost, 0))"),
+    "longest": (
+        "max(max_duration_seconds) FILTER (WHERE usage_type = 'voice')",
+        "max(duration_seconds) FILTER (WHERE usage_type = 'voice')",
+    ),
+}
+_SUMMED = ("records", "calls", "messages", "data_sessions", "duration", "billable", "data_bytes", "cost")
+
+TWO_PLACES = Decimal("0.01")
+MB = Decimal(1_000_000)
+
+
+@dataclass
+class Totals:
+    """Metrics of one group (or of everything). Money and minutes are Decimal, never float."""
+
+    records: int = 0
+    calls: int = 0
+    messages: int = 0
+    data_sessions: int = 0
+    duration: int = 0  # seconds of voice calls
+    billable: int = 0
+    data_bytes: int = 0
+    cost: Decimal = Decimal(0)
+    longest: int = 0
+
+    def add(self, other: Totals) -> None:
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest = max(self.longest, other.longest)
+
+    @property
+    def minutes(self) -> Decimal:
+        return (Decimal(self.duration) / 60).quantize(TWO_PLACES, ROUND_HALF_UP)
+
+    @property
+    def billable_minutes(self) -> Decimal:
+        return (Decimal(self.billable) / 60).quantize(TWO_PLACES, ROUND_HALF_UP)
+
+    @property
+    def data_mb(self) -> Decimal:
+        return (Decimal(self.data_bytes) / MB).quantize(TWO_PLACES, ROUND_HALF_UP)
+
+    @property
+    def average_call_seconds(self) -> Decimal:
+        if not self.calls:
+            return Decimal(0)
+        return (Decimal(self.duration) / self.calls).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+    @property
+    def longest_call_seconds(self) -> int:
+        return self.longest
+
+    def metric(self, metric: Metric):
+        return getattr(self, metric.value)
+
+
+@dataclass
+class GroupKey:
+    dimension: Dimension
+    value: object  # id, code, int or date
+    label: str
+
+
+@dataclass
+class SummaryRow:
+    keys: list[GroupKey]
+    totals: Totals
+    is_others: bool = False  # the "all others" row after a top-N
+
+
+@dataclass
+class Period:
+    start: date  # inclusive, organization's local date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+
+@dataclass
+class UsageFilter:
+    """Each list limits a dimension to the given values; empty means no limit."""
+
+    locations: list[int] = field(default_factory=list)
+    persons: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    duration_bands: list[int] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)
+    usage_types: list[str] = field(default_factory=list)
+    hours: list[int] = field(default_factory=list)
+    weekdays: list[int] = field(default_factory=list)
+    min_duration_seconds: int | None = None
+    max_duration_seconds: int | None = None
+
+    _BY_DIMENSION = {
+        "locations": Dimension.LOCATION,
+        "persons": Dimension.PERSON,
+        "lines": Dimension.LINE,
+        "categories": Dimension.CATEGORY,
+        "countries": Dimension.COUNTRY,
+        "duration_bands": Dimension.DURATION_BAND,
+        "directions": Dimension.DIRECTION,
+        "usage_types": Dimension.USAGE_TYPE,
+        "hours": Dimension.HOUR,
+        "weekdays": Dimension.WEEKDAY,
+    }
+
+    def dimensions(self) -> set[Dimension]:
+        return {dim for name, dim in self._BY_DIMENSION.items() if getattr(self, name)}
+
+    def needs_raw(self) -> bool:
+        return self.min_duration_seconds is not None or self.max_duration_seconds is not None
+
+    def sql(self, table: str = "") -> tuple[list[str], list]:
+        clauses, params = [], []
+        for name, dim in self._BY_DIMENSION.items():
+            values = getattr(self, name)
+            if values:
+                clauses.append(f"{_dimension_sql(dim, table)} = ANY(%s)")
+                params.append(list(values))
+        prefix = f"{table}." if table else ""
+        if self.min_duration_seconds is not None:
+            clauses.append(f"{prefix}duration_seconds >= %s")
+            params.append(self.min_duration_seconds)
+        if self.max_duration_seconds is not None:
+            clauses.append(f"{prefix}duration_seconds <= %s")
+            params.append(self.max_duration_seconds)
+        return clauses, params
+
+    def validate(self) -> None:
+        if self.min_duration_seconds is not None and self.min_duration_seconds < 0:
+            raise UsageQueryError("minDurationSeconds must not be negative", field="filter.minDurationSeconds")
+        if (
+            self.min_duration_seconds is not None
+            and self.max_duration_seconds is not None
+            and self.min_duration_seconds > self.max_duration_seconds
+        ):
+            raise UsageQueryError(
+                "minDurationSeconds is greater than maxDurationSeconds", field="filter.minDurationSeconds"
+            )
+        if any(not 0 <= h <= 23 for h in self.hours):
+            raise UsageQueryError("hours are 0–23", field="filter.hours")
+        if any(not 1 <= d <= 7 for d in self.weekdays):
+            raise UsageQueryError("weekdays are 1 (Monday) to 7 (Sunday)", field="filter.weekdays")
+        if any(b not in DurationBand.values for b in self.duration_bands):
+            raise UsageQueryError("unknown duration band", field="filter.durationBands")
+
+
+@dataclass
+class UsageSummary:
+    period: Period
+    group_by: list[Dimension]
+    rows: list[SummaryRow]
+    totals: Totals
+    previous_period: Period | None
+    previous_totals: Totals | None
+    group_count: int  # groups before the top-N cut
+    source: str  # which table answered: daily, hourly or raw
+
+
+def _validate_period(period: Period) -> None:
+    if period.start > period.end:
+        raise UsageQueryError(f"period starts ({period.start}) after it ends ({period.end})", field="period")
+    if period.days > MAX_PERIOD_DAYS:
+        raise UsageQueryError(
+            f"period is {period.days} days long; at most {MAX_PERIOD_DAYS} days are allowed",
+            field="period",
+            code="PERIOD_TOO_LONG",
+        )
+
+
+def _choose_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None) -> str:
+    if force:
+        return force
+    if filters.needs_raw() or (dimensions & _NOT_IN_DAILY and dimensions & _NOT_IN_HOURLY):
+        return "raw"
+    if dimensions & _NOT_IN_DAILY:
+        return "hourly"
+    return "daily"
+
+
+_TABLES = {"daily": "billing_usagedaily", "hourly": "billing_usagehourly", "raw": "billing_usagerecord"}
+
+
+def _aggregate_query(scope, period, dims, filters, source):
+    raw = source == "raw"
+    scope_sql, params = scope.sql()
+    filter_clauses, filter_params = filters.sql()
+    where = " AND ".join([scope_sql, "local_date BETWEEN %s AND %s", *filter_clauses])
+    params = [*params, period.start, period.end, *filter_params]
+    dim_sql = [_dimension_sql(d) for d in dims]
+    aggregates = [f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)" for name in _AGGREGATES]
+    select = ", ".join(dim_sql + aggregates)
+    sql = f"SELECT {select} FROM {_TABLES[source]} WHERE {where}"
+    if dim_sql:
+        sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dim_sql)))
+    return sql, params
+
+
+def _run(sql, params, n_dims):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchmany(MAX_GROUPS + 1)
+    if len(rows) > MAX_GROUPS:
+        raise UsageQueryError(
+            f"more than {MAX_GROUPS} groups; narrow the period, filter, or group by fewer dimensions",
+            field="groupBy",
+            code="TOO_MANY_GROUPS",
+        )
+    out = []
+    for row in rows:
+        # PostgreSQL sums bigints into numeric: counts and seconds back to int, cost stays Decimal.
+        values = {
+            name: (Decimal(v) if name == "cost" else int(v)) for name, v in zip(_AGGREGATES, row[n_dims:], strict=True)
+        }
+        totals = Totals(**values)
+        out.append((list(row[:n_dims]), totals))
+    return out
+
+
+def _labels(scope: Scope, dims: list[Dimension], raw_rows) -> dict[Dimension, dict]:
+    """Names for ids and codes, loaded with one query per id dimension (scoped to the organization)."""
+    labels: dict[Dimension, dict] = {}
+    models = {
+        Dimension.LOCATION: (Location, "name"),
+        Dimension.PERSON: (Person, "name"),
+        Dimension.LINE: (Line, "number"),
+    }
+    for i, dim in enumerate(dims):
+        if dim in models:
+            model, attr = models[dim]
+            ids = {keys[i] for keys, _ in raw_rows if keys[i] is not None}
+            labels[dim] = dict(
+                model.objects.filter(organization=scope.organization, id__in=ids).values_list("id", attr)
+            )
+    return labels
+
+
+def _label(dim: Dimension, value, labels) -> str:
+    if value is None:
+        return {Dimension.LOCATION: "No location", Dimension.PERSON: "Unassigned"}.get(dim, "—")
+    if dim in labels:
+        return labels[dim].get(value, str(value))
+    if dim == Dimension.DURATION_BAND:
+        return DurationBand(value).label
+    if dim == Dimension.WEEKDAY:
+        return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][value - 1]
+    if dim == Dimension.HOUR:
+        return f"{value:02d}:00–{value:02d}:59"
+    if dim == Dimension.MONTH:
+        return value.strftime("%B %Y")
+    if dim == Dimension.WEEK:
+        return f"Week of {value.isoformat()}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).replace("_", " ").capitalize() if dim != Dimension.COUNTRY else str(value)
+
+
+def usage_summary(
+    *,
+    scope: Scope,
+    period: Period,
+    group_by: list[Dimension],
+    filters: UsageFilter | None = None,
+    order_by: Metric | None = Metric.COST,
+    descending: bool = True,
+    first: int | None = None,
+    compare_previous: bool = False,
+    source: str | None = None,
+) -> UsageSummary:
+    """Usage in ``period`` grouped by ``group_by``; top ``first`` groups plus an "all others" row.
+
+    ``order_by=None`` sorts by the group keys. ``source`` forces a table (tests and the benchmark).
+    """
+    filters = filters or UsageFilter()
+    _validate_period(period)
+    filters.validate()
+    if len(set(group_by)) != len(group_by):
+        raise UsageQueryError("a dimension appears twice in groupBy", field="groupBy")
+    if first is not None and not 1 <= first <= 1000:
+        raise UsageQueryError("first must be between 1 and 1000", field="first")
+    dims = list(group_by)
+    chosen = _choose_source(set(dims) | filters.dimensions(), filters, source)
+    sql, params = _aggregate_query(scope, period, dims, filters, chosen)
+    raw_rows = _run(sql, params, len(dims))
+    labels = _labels(scope, dims, raw_rows)
+    rows = [
+        SummaryRow(keys=[GroupKey(d, v, _label(d, v, labels)) for d, v in zip(dims, keys, strict=True)], totals=t)
+        for keys, t in raw_rows
+    ]
+    totals = Totals()
+    for row in rows:
+        totals.add(row.totals)
+    if order_by is not None:
+        rows.sort(key=lambda r: (r.totals.metric(order_by), [str(k.value) for k in r.keys]), reverse=descending)
+    else:
+        rows.sort(key=lambda r: [(k.value is None, str(k.value) if k.value is not None else "") for k in r.keys])
+    group_count = len(rows)
+    if first is not None and len(rows) > first:
+        others = Totals()
+        for row in rows[first:]:
+            others.add(row.totals)
+        rows = rows[:first] + [
+            SummaryRow(keys=[GroupKey(d, None, "All others") for d in dims], totals=others, is_others=True)
+        ]
+    previous_period = previous_totals = None
+    if compare_previous:
+        previous_period = period.previous()
+        sql, params = _aggregate_query(scope, previous_period, [], filters, chosen)
+        previous_totals = _run(sql, params, 0)[0][1]
+    return UsageSummary(
+        period=period,
+        group_by=dims,
+        rows=rows,
+        totals=totals,
+        previous_period=previous_period,
+        previous_totals=previous_totals,
+        group_count=group_count,
+        source=chosen,
+    )
+
+
+# --- Drill-down ------------------------------------------------------------------------------------
+
+
+class RecordOrder(StrEnum):
+    TIME = "time"
+    DURATION = "duration"
+
+
+@dataclass
+class RecordPage:
+    records: list[UsageRecord]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def _encode_cursor(order: RecordOrder, record: UsageRecord) -> str:
+    value = record.started_at.isoformat() if order == RecordOrder.TIME else record.duration_seconds
+    return base64.urlsafe_b64encode(json.dumps([order.value, value, record.id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str, order: RecordOrder):
+    try:
+        kind, value, record_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if kind != order.value or not isinstance(record_id, int):
+            raise ValueError
+        value = datetime.fromisoformat(value) if order == RecordOrder.TIME else int(value)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise UsageQueryError("after is not a cursor of this list and order", field="after", code="BAD_CURSOR") from exc
+    return value, record_id
+
+
+def usage_records(
+    *,
+    scope: Scope,
+    period: Period,
+    filters: UsageFilter | None = None,
+    order_by: RecordOrder = RecordOrder.TIME,
+    descending: bool = True,
+    first: int = 50,
+    after: str | None = None,
+) -> RecordPage:
+    """One page of the usage records behind a summary group, with keyset (cursor) pagination.
+
+    Two queries at most whatever the page size: the records with their line, person and location
+    joined in. ``destination`` is blanked unless the scope may reveal numbers; use ``destination_masked``.
+    """
+    filters = filters or UsageFilter()
+    _validate_period(period)
+    filters.validate()
+    if not 1 <= first <= MAX_PAGE:
+        raise UsageQueryError(f"first must be between 1 and {MAX_PAGE}", field="first", code="PAGE_TOO_LARGE")
+    table = "billing_usagerecord"
+    scope_sql, params = scope.sql(table)
+    filter_clauses, filter_params = filters.sql(table)
+    where = [scope_sql, f"{table}.local_date BETWEEN %s AND %s", *filter_clauses]
+    params = [*params, period.start, period.end, *filter_params]
+    column = "started_at" if order_by == RecordOrder.TIME else "duration_seconds"
+    if after:
+        value, record_id = _decode_cursor(after, order_by)
+        where.append(f"({table}.{column}, {table}.id) {'<' if descending else '>'} (%s, %s)")
+        params += [value, record_id]
+    queryset = (
+        UsageRecord.objects.select_related("line", "person", "location")
+        .extra(where=[" AND ".join(where)], params=params)  # noqa: S610 - fixed SQL, values are parameters
+        .order_by(f"{'-' if descending else ''}{column}", f"{'-' if descending else ''}id")
+    )
+    records = list(queryset[: first + 1])
+    has_next = len(records) > first
+    records = records[:first]
+    if not scope.reveal_numbers:
+        for record in records:
+            record.destination = ""
+    return RecordPage(
+        records=records,
+        end_cursor=_encode_cursor(order_by, records[-1]) if records else None,
+        has_next_page=has_next,
+    )
