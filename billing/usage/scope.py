@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.models import Organization
+from billing.models import Line, Location, Organization, Person
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,33 @@ class Scope:
             clauses.append(f"{prefix}person_id = ANY(%s)")
             params.append(sorted(self.person_ids))
         return " AND ".join(clauses), params
+
+
+def scoped_locations(scope: Scope):
+    queryset = Location.objects.filter(organization=scope.organization)
+    if scope.location_ids is not None:
+        queryset = queryset.filter(id__in=scope.location_ids)
+    if scope.person_ids is not None:
+        queryset = queryset.filter(assignments__person_id__in=scope.person_ids).distinct()
+    return queryset
+
+
+def scoped_persons(scope: Scope):
+    queryset = Person.objects.filter(organization=scope.organization)
+    if scope.person_ids is not None:
+        queryset = queryset.filter(id__in=scope.person_ids)
+    if scope.location_ids is not None:
+        queryset = queryset.filter(assignments__location_id__in=scope.location_ids).distinct()
+    return queryset
+
+
+def scoped_lines(scope: Scope):
+    """Lines that are, or ever were, assigned inside the scope."""
+    queryset = Line.objects.filter(organization=scope.organization)
+    if scope.location_ids is not None:
+        queryset = queryset.filter(assignments__location_id__in=scope.location_ids)
+    if scope.person_ids is not None:
+        queryset = queryset.filter(assignments__person_id__in=scope.person_ids)
+    if scope.location_ids is not None or scope.person_ids is not None:
+        queryset = queryset.distinct()
+    return queryset

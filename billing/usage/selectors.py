@@ -447,7 +447,7 @@ class RecordPage:
     has_next_page: bool
 
 
-def _encode_cursor(order: RecordOrder, record: UsageRecord) -> str:
+def record_cursor(order: RecordOrder, record: UsageRecord) -> str:
     value = record.started_at.isoformat() if order == RecordOrder.TIME else record.duration_seconds
     return base64.urlsafe_b64encode(json.dumps([order.value, value, record.id]).encode()).decode()
 
@@ -506,6 +506,6 @@ def usage_records(
             record.destination = ""
     return RecordPage(
         records=records,
-        end_cursor=_encode_cursor(order_by, records[-1]) if records else None,
+        end_cursor=record_cursor(order_by, records[-1]) if records else None,
         has_next_page=has_next,
     )

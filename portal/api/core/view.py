@@ -1,0 +1,218 @@
+"""The /graphql/ endpoint: authentication, request checks, limits, rate limit, statement timeout.
+
+Written on graphql-core directly (not graphene-django's view) so that every refusal happens in a
+known order, before any SQL, with a stable error code:
+method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
+(token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
+rate limit → execution in a read-only-by-default transaction with a statement timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from graphql import GraphQLError, OperationType, execute, get_operation_ast, parse, validate
+
+from portal.api.core import limits
+from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
+from portal.api.core.errors import ApiError, Codes
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 100_000
+RATE_LIMIT_POINTS = getattr(settings, "GRAPHQL_RATE_LIMIT_POINTS", 10_000)
+RATE_WINDOW_SECONDS = 60
+
+
+def _error(message: str, code: str, status: int, **extensions) -> JsonResponse:
+    return JsonResponse({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}, status=status)
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class _Refused(Exception):
+    def __init__(self, response: JsonResponse):
+        self.response = response
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # CSRF is checked below for session (cookie) callers only
+class GraphQLView(View):
+    schema = None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return self._handle(request)
+        except _Refused as refused:
+            return refused.response
+
+    # -- request checks ---------------------------------------------------------------------------
+    def _read_request(self, request) -> dict:
+        if request.method == "GET":
+            data = {k: request.GET.get(k) for k in ("query", "operationName", "variables")}
+            if data["variables"]:
+                try:
+                    data["variables"] = json.loads(data["variables"])
+                except ValueError:
+                    raise _Refused(_error("variables is not valid JSON", Codes.BAD_REQUEST, 400)) from None
+            return data
+        if request.method != "POST":
+            raise _Refused(_error("use POST (or GET for queries)", Codes.METHOD_NOT_ALLOWED, 405))
+        content_type = request.content_type or ""
+        if content_type != "application/json":
+            raise _Refused(
+                _error(
+                    f"Content-Type must be application/json, got '{content_type or 'none'}'",
+                    Codes.UNSUPPORTED_CONTENT_TYPE,
+                    415,
+                )
+            )
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            raise _Refused(
+                _error(f"request body is {length} bytes; the limit is {MAX_BODY_BYTES}", Codes.BODY_TOO_LARGE, 413)
+            )
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise _Refused(_error("request body is not valid JSON", Codes.BAD_REQUEST, 400)) from None
+        if isinstance(data, list):
+            raise _Refused(
+                _error("batched operations are not supported: send one per request", Codes.BATCH_NOT_SUPPORTED, 400)
+            )
+        if not isinstance(data, dict):
+            raise _Refused(_error("request body must be a JSON object with 'query'", Codes.BAD_REQUEST, 400))
+        return data
+
+    def _caller(self, request):
+        try:
+            raw = bearer_token(request)
+            if raw is not None:
+                return authenticate_token(raw, ip_address=_client_ip(request))
+        except AuthenticationFailed as exc:
+            raise _Refused(_error(str(exc), Codes.UNAUTHENTICATED, 401)) from None
+        caller = session_caller(request)
+        if caller is None:
+            raise _Refused(_error("sign in, or send 'Authorization: Bearer <token>'", Codes.UNAUTHENTICATED, 401))
+        # Browser sessions ride on a cookie, so they need the CSRF token like any form post.
+        if request.method == "POST":
+            failure = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+            if failure is not None:
+                raise _Refused(_error("CSRF token missing or incorrect", Codes.CSRF_FAILED, 403))
+        return caller
+
+    def _charge(self, caller, cost: int) -> dict:
+        window = int(time.time() // RATE_WINDOW_SECONDS)
+        key = f"graphql-rate:{caller.rate_key}:{window}"
+        cache.add(key, 0, RATE_WINDOW_SECONDS + 5)
+        used = cache.incr(key, cost)
+        reset_at = (window + 1) * RATE_WINDOW_SECONDS
+        if used > RATE_LIMIT_POINTS:
+            raise _Refused(
+                _error(
+                    f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; "
+                    f"retry after {int(reset_at - time.time()) + 1} s",
+                    Codes.RATE_LIMITED,
+                    429,
+                    limit=RATE_LIMIT_POINTS,
+                    resetAt=reset_at,
+                )
+            )
+        return {
+            "requestedQueryCost": cost,
+            "limit": RATE_LIMIT_POINTS,
+            "remaining": RATE_LIMIT_POINTS - used,
+            "resetAt": reset_at,
+        }
+
+    # -- the request ------------------------------------------------------------------------------
+    def _handle(self, request):
+        data = self._read_request(request)
+        query = data.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return _error("'query' is required", Codes.BAD_REQUEST, 400)
+        variables = data.get("variables") or {}
+        if not isinstance(variables, dict):
+            return _error("'variables' must be an object", Codes.BAD_REQUEST, 400)
+        operation_name = data.get("operationName")
+        if len(query) > limits.MAX_QUERY_CHARS:
+            return _error(
+                f"query is {len(query)} characters; the limit is {limits.MAX_QUERY_CHARS}", Codes.QUERY_TOO_LARGE, 400
+            )
+        caller = self._caller(request)
+        schema = self.schema.graphql_schema
+        try:
+            document = parse(query, max_tokens=limits.MAX_TOKENS)
+        except GraphQLError as exc:
+            code = Codes.QUERY_TOO_LARGE if "tokens. parsing aborted" in exc.message.lower() else Codes.PARSE_FAILED
+            return JsonResponse({"errors": [{**exc.formatted, "extensions": {"code": code}}]}, status=400)
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            return _error("no operation, or operationName does not name one", Codes.BAD_REQUEST, 400)
+        if operation.operation != OperationType.QUERY and request.method != "POST":
+            return _error("mutations only over POST with a JSON body", Codes.METHOD_NOT_ALLOWED, 405)
+        if not settings.GRAPHQL_INTROSPECTION and limits.is_introspection(document):
+            return _error("introspection is disabled on this server", Codes.INTROSPECTION_DISABLED, 400)
+        try:
+            analysis = limits.analyze(schema, document, operation_name, variables)
+        except ApiError as exc:
+            return JsonResponse({"errors": [exc.formatted]}, status=400)
+        errors = validate(schema, document, max_errors=20)
+        if errors:
+            return JsonResponse(
+                {"errors": [{**e.formatted, "extensions": {"code": Codes.VALIDATION_FAILED}} for e in errors]},
+                status=400,
+            )
+        cost = self._charge(caller, max(analysis.cost, 1))
+        request.caller = caller
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL statement_timeout = %s", [settings.GRAPHQL_STATEMENT_TIMEOUT_MS])
+                result = execute(
+                    schema,
+                    document,
+                    context_value=request,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                )
+                if result.errors:
+                    transaction.set_rollback(True)
+        except OperationalError as exc:
+            logger.warning("GraphQL request hit the statement timeout: %s", exc)
+            return _error("the query took too long and was cancelled", Codes.TIMEOUT, 503)
+        body: dict = {}
+        if result.errors:
+            body["errors"] = [self._format(e) for e in result.errors]
+        body["data"] = result.data
+        body["extensions"] = {"cost": cost}
+        return JsonResponse(body)
+
+    @staticmethod
+    def _format(error: GraphQLError) -> dict:
+        formatted = error.formatted
+        original = error.original_error
+        if original is not None and not isinstance(original, GraphQLError):
+            if isinstance(original, DatabaseError):
+                logger.exception("database error in GraphQL resolver", exc_info=original)
+            else:
+                logger.error("error in GraphQL resolver", exc_info=original)
+            formatted["message"] = "internal error"
+            formatted["extensions"] = {"code": Codes.INTERNAL}
+        elif not formatted.get("extensions", {}).get("code"):
+            formatted["extensions"] = {**formatted.get("extensions", {}), "code": Codes.BAD_ARGUMENT}
+        return formatted

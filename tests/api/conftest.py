@@ -1,0 +1,118 @@
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from billing.numbers import classify
+from billing.usage.writer import NewUsageRecord, usage_records_write
+from portal.api.core.auth import token_create
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+class Api:
+    def __init__(self, client, token=None):
+        self.client = client
+        self.token = token
+
+    def post(self, query, variables=None, **extra):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+        body = json.dumps({"query": query, "variables": variables or {}})
+        response = self.client.post("/graphql/", body, content_type="application/json", **headers, **extra)
+        return response.status_code, response.json()
+
+    def data(self, query, variables=None):
+        status, body = self.post(query, variables)
+        assert status == 200 and "errors" not in body, body
+        return body["data"]
+
+
+def add_calls(org, line, person, location, calls):
+    """calls: list of (started_at, seconds, destination)."""
+    records = []
+    for i, (started, seconds, destination) in enumerate(calls):
+        dest = classify(destination, line.number, org.country)
+        local = started.astimezone(org.tz)
+        records.append(
+            NewUsageRecord(
+                organization_id=org.id,
+                line_id=line.id,
+                person_id=person.id if person else None,
+                location_id=location.id if location else None,
+                usage_type="voice",
+                started_at=started,
+                local_date=local.date(),
+                local_hour=local.hour,
+                duration_seconds=seconds,
+                billable_seconds=seconds,
+                duration_band=0
+                if seconds < 60
+                else 1
+                if seconds < 300
+                else 2
+                if seconds < 900
+                else 3
+                if seconds < 3600
+                else 4,
+                direction="outbound",
+                answered=True,
+                destination=dest.number,
+                destination_masked=dest.masked,
+                category=dest.category,
+                country=dest.country,
+                zone=dest.zone,
+                data_bytes=0,
+                source="test",
+                source_id=f"{line.id}-{i}-{started.isoformat()}",
+                import_batch_id=None,
+            )
+        )
+    usage_records_write(records=records)
+
+
+@pytest.fixture
+def acme(make):
+    """An organization with two offices, three people and calls in October 2026 (Berlin time)."""
+    org = make.organization(name="ACME GmbH", time_zone="Europe/Berlin", country="DE")
+    berlin, munich = make.location(org, name="Berlin office"), make.location(org, name="Munich office")
+    anna, ben, cem = make.person(org, name="Anna"), make.person(org, name="Ben"), make.person(org, name="Cem")
+    lines = {
+        "anna": (make.line(org, "+493011110001", person=anna, location=berlin), anna, berlin),
+        "ben": (make.line(org, "+493011110002", person=ben, location=berlin), ben, berlin),
+        "cem": (make.line(org, "+498911110003", person=cem, location=munich), cem, munich),
+    }
+    t = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
+    add_calls(org, *lines["anna"], [(t + timedelta(hours=i), 120 * (i + 1), "+493099887766") for i in range(5)])
+    add_calls(org, *lines["ben"], [(t, 4000, "+14155550123"), (t + timedelta(days=1), 30, "+491701234567")])
+    add_calls(org, *lines["cem"], [(t + timedelta(days=2, hours=i), 600, "+498912345678") for i in range(3)])
+    from billing.models import UsageRecord
+    from billing.usage.rollups import rollups_rebuild
+
+    for rec in UsageRecord.objects.filter(organization=org):
+        UsageRecord.objects.filter(pk=rec.pk).update(cost=Decimal(rec.billable_seconds) / 1000)
+    rollups_rebuild(slices={(org.id, date(2026, 10, d)) for d in range(1, 32)})
+    org.places = {"berlin": berlin, "munich": munich}
+    org.people = {"anna": anna, "ben": ben, "cem": cem}
+    org.line_objs = {k: v[0] for k, v in lines.items()}
+    return org
+
+
+@pytest.fixture
+def token_for(make):
+    def build(org, role="analyst", scopes=("usage:read", "statements:read", "offers"), **membership_kw):
+        user = make.user()
+        membership = make.membership(user, org, role=role, **membership_kw)
+        _token, raw = token_create(membership=membership, name="test", scopes=list(scopes))
+        return raw
+
+    return build
+
+
+@pytest.fixture
+def api(client):
+    return lambda token=None: Api(client, token)
