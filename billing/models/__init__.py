@@ -1,9 +1,21 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
+from billing.models.statements import (
+    Adjustment,
+    Statement,
+    StatementBreakdown,
+    StatementLine,
+    StatementNumberSequence,
+)
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageRecord
 
 __all__ = [
+    "Adjustment",
+    "Statement",
+    "StatementBreakdown",
+    "StatementLine",
+    "StatementNumberSequence",
     "Category",
     "Direction",
     "DurationBand",

@@ -23,7 +23,7 @@ Rules (also in the README):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -189,27 +189,40 @@ class PeriodRating:
 
 def rate_period(
     usages: Iterable[Usage],
-    plan_of_line: dict[int, PlanTerms],
+    plan_of_line: dict[int, PlanTerms] | Callable[[Usage], PlanTerms | None],
     *,
+    lines_on_plan: dict[str, list[int]] | None = None,
     line_share: dict[int, Decimal] | None = None,
 ) -> PeriodRating:
     """Rate one billing period of an organization's usage, consuming allowances in time order.
 
-    ``plan_of_line`` gives each line's plan for the period. ``line_share`` (default 1) scales a line's
-    allowance for lines active only part of the period (proration).
+    ``plan_of_line`` gives each line's plan: a dict, or a function of the record when plans change
+    within the period. ``lines_on_plan`` lists the lines sharing a pooled allowance (default: the
+    dict's lines). ``line_share`` (default 1) scales a line's allowance for lines active only part of
+    the period (proration).
     """
     line_share = line_share or {}
     buckets: dict[tuple, AllowanceUse] = {}
-    lines_on_plan: dict[str, list[int]] = defaultdict(list)
-    for line_id, plan in plan_of_line.items():
-        lines_on_plan[plan.code].append(line_id)
+    if isinstance(plan_of_line, dict):
+        plans = plan_of_line
+
+        def plan_for(usage: Usage) -> PlanTerms | None:
+            return plans.get(usage.line_id)
+
+        if lines_on_plan is None:
+            lines_on_plan = defaultdict(list)
+            for line_id, plan in plans.items():
+                lines_on_plan[plan.code].append(line_id)
+    else:
+        plan_for = plan_of_line
+    lines_on_plan = lines_on_plan or {}
 
     def bucket_for(line_id: int, plan: PlanTerms, index: int, allowance: Allowance) -> AllowanceUse:
         key = (plan.code, index, None if allowance.pooled else line_id)
         if key not in buckets:
             if allowance.pooled:
                 granted = sum(
-                    (allowance.quantity * line_share.get(lid, Decimal(1)) for lid in lines_on_plan[plan.code]),
+                    (allowance.quantity * line_share.get(lid, Decimal(1)) for lid in lines_on_plan.get(plan.code, [])),
                     Decimal(0),
                 )
             else:
@@ -219,7 +232,7 @@ def rate_period(
 
     rated = []
     for usage in sorted(usages, key=lambda u: (u.started_at, u.id)):
-        plan = plan_of_line.get(usage.line_id)
+        plan = plan_for(usage)
         if plan is None:
             rated.append(Rated(usage, Decimal(0).quantize(SIX_PLACES), Decimal(0), unrated=chargeable(usage)))
             continue

@@ -1,0 +1,139 @@
+"""Statements: what a customer is billed for one billing period. Immutable once issued (database-enforced)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from billing.models.accounts import Line, Location, Organization, Person
+
+
+class StatementNumberSequence(models.Model):
+    """Last statement number given out in a year. Numbers are taken in the issuing transaction with a
+    row lock, so they are sequential and gap-free: a rolled-back issue gives its number back."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+
+class Statement(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    class PdfStatus(models.TextChoices):
+        PENDING = "pending", "Waiting to be rendered"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Rendering failed (retrying)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField(help_text="First day of the billing period (organization's local date)")
+    period_end = models.DateField(help_text="Last day of the billing period (inclusive)")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    number = models.CharField(max_length=20, null=True, blank=True, unique=True, help_text="Given at issue")
+    currency = models.CharField(max_length=3)
+    language = models.CharField(max_length=8, default="en")
+    template_version = models.PositiveSmallIntegerField(default=1)
+    recurring_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    usage_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    adjustments_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=0)
+    tax_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    previous_balance = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    pdf_status = models.CharField(max_length=8, choices=PdfStatus.choices, default=PdfStatus.PENDING)
+    pdf_file = models.CharField(max_length=300, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    pdf_attempts = models.PositiveSmallIntegerField(default=0)
+    pdf_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            # Exactly one statement per organization and period, whatever runs concurrently.
+            models.UniqueConstraint(fields=["organization", "period_start"], name="statement_one_per_period"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="statement_period_ordered"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(number__isnull=False, issued_at__isnull=False),
+                name="statement_issued_has_number",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.number or 'draft'} {self.organization.account_number} {self.period_start:%Y-%m}"
+
+    @property
+    def pdf_filename(self) -> str:
+        return f"statement-{self.organization.account_number}-{self.period_start:%Y-%m}.pdf"
+
+
+class StatementLine(models.Model):
+    class Kind(models.TextChoices):
+        RECURRING = "recurring", "Recurring charge"
+        USAGE = "usage", "Usage charge"
+        ALLOWANCE = "allowance", "Included usage"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    line = models.ForeignKey(Line, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    usage_type = models.CharField(max_length=5, blank=True)
+    category = models.CharField(max_length=16, blank=True)
+    zone = models.CharField(max_length=16, blank=True)
+    quantity = models.DecimalField(max_digits=16, decimal_places=3, default=0)
+    unit = models.CharField(max_length=16, blank=True)
+    exact_amount = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Rounded once, half-up")
+
+    class Meta:
+        ordering = ["statement", "position"]
+        constraints = [models.UniqueConstraint(fields=["statement", "position"], name="statement_line_position")]
+
+
+class StatementBreakdown(models.Model):
+    """Informative breakdowns of a statement's usage: by location, person and duration band."""
+
+    class Dimension(models.TextChoices):
+        LOCATION = "location", "Location"
+        PERSON = "person", "Person"
+        DURATION_BAND = "duration_band", "Duration band"
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="breakdowns")
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    duration_band = models.PositiveSmallIntegerField(null=True, blank=True)
+    label = models.CharField(max_length=200)
+    calls = models.PositiveIntegerField(default=0)
+    minutes = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["statement", "dimension", "-amount"]
+
+
+class Adjustment(models.Model):
+    """A correction or credit (negative amount) made after the fact; it appears on the next statement."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="adjustments")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Negative for a credit")
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    corrects = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")
+    applied_to = models.ForeignKey(
+        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="applied_adjustments"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="adjustment_not_zero")]

@@ -1,0 +1,394 @@
+"""The billing run: rate a closed period's usage and issue exactly one statement for it.
+
+``statement_issue`` runs in one transaction under a per-(organization, period) advisory lock. A worker
+killed in the middle leaves nothing behind (the transaction rolls back) and the next run does the
+whole job; a second or concurrent run finds the issued statement and returns it. The unique
+(organization, period_start) constraint backs this up in the database.
+
+Money: rated amounts keep 6 decimals; each statement line is rounded once, half-up, to the currency's
+minor unit; the subtotal is the sum of the rounded lines; tax is the subtotal times the rate, rounded
+once, half-up; the total is subtotal + tax, exactly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.models import (
+    Adjustment,
+    LinePlan,
+    Organization,
+    Plan,
+    Statement,
+    StatementBreakdown,
+    StatementLine,
+    StatementNumberSequence,
+    UsageRecord,
+)
+from billing.models.choices import Category, DurationBand, UsageType
+from billing.rating.engine import Allowance, PlanTerms, Rate, Usage, rate_period
+from billing.usage.rollups import rollups_rebuild
+
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3}
+UNITS = {"voice": "min", "sms": "msg", "data": "MB"}
+
+
+class BillingError(Exception):
+    pass
+
+
+def money(amount: Decimal, currency: str) -> Decimal:
+    """Round once, half-up, to the currency's minor unit."""
+    places = MINOR_UNITS.get(currency, 2)
+    return amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class BillingPeriod:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _add_month(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def billing_period(organization: Organization, year: int, month: int) -> BillingPeriod:
+    """The period that starts on the organization's billing day in ``year``-``month``."""
+    start = date(year, month, organization.billing_day)
+    return BillingPeriod(start, _add_month(start, 1) - timedelta(days=1))
+
+
+def period_containing(organization: Organization, day: date) -> BillingPeriod:
+    start = date(day.year, day.month, organization.billing_day)
+    if day < start:
+        start = _add_month(start, -1)
+    return billing_period(organization, start.year, start.month)
+
+
+def last_closed_period(organization: Organization, now: datetime | None = None) -> BillingPeriod:
+    today = (now or timezone.now()).astimezone(organization.tz).date()
+    current = period_containing(organization, today)
+    return period_containing(organization, current.start - timedelta(days=1))
+
+
+def plan_terms(plan: Plan) -> PlanTerms:
+    return PlanTerms(
+        code=plan.code,
+        currency=plan.currency,
+        monthly_fee=plan.monthly_fee,
+        call_setup_fee=plan.call_setup_fee,
+        rates=tuple(
+            Rate(
+                r.usage_type,
+                r.category,
+                r.zone,
+                r.price,
+                r.first_increment,
+                r.next_increment,
+                r.minimum_charge,
+                r.valid_from,
+                r.valid_to,
+            )
+            for r in plan.rates.all()
+        ),
+        allowances=tuple(
+            Allowance(a.usage_type, a.quantity, tuple(a.categories), tuple(a.zones), a.pooled)
+            for a in plan.allowances.all()
+        ),
+    )
+
+
+def _overlap_days(start: date, end_exclusive: date | None, period: BillingPeriod) -> int:
+    lo = max(start, period.start)
+    hi = min(end_exclusive or date.max, period.end + timedelta(days=1))
+    return max((hi - lo).days, 0)
+
+
+def _next_number(year: int) -> str:
+    StatementNumberSequence.objects.get_or_create(year=year)
+    seq = StatementNumberSequence.objects.select_for_update().get(year=year)
+    seq.last_number += 1
+    seq.save(update_fields=["last_number"])
+    return f"{year}-{seq.last_number:06d}"
+
+
+def _write_costs(rated, plan_code_of: dict[int, str], plans_by_code: dict[str, Plan]) -> None:
+    """Store each record's rated cost (the append-only trigger allows exactly these columns)."""
+    buffer = io.StringIO()
+    for r in rated:
+        plan_code = plan_code_of.get(r.usage.id)
+        plan_id = plans_by_code[plan_code].id if plan_code else ""
+        buffer.write(f"{r.usage.id}\t{r.amount}\t{plan_id or chr(92) + 'N'}\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rated_incoming (id bigint, cost numeric, plan_id bigint)")
+        cursor.execute("TRUNCATE rated_incoming")
+        cursor.copy_expert("COPY rated_incoming FROM STDIN", buffer)
+        cursor.execute(
+            """UPDATE billing_usagerecord u SET cost = r.cost, rated_plan_id = r.plan_id, rated_at = now()
+               FROM rated_incoming r WHERE u.id = r.id
+               AND (u.cost IS DISTINCT FROM r.cost OR u.rated_plan_id IS DISTINCT FROM r.plan_id)"""
+        )
+        cursor.execute("TRUNCATE rated_incoming")
+
+
+@transaction.atomic
+def statement_issue(*, organization: Organization, period: BillingPeriod, now: datetime | None = None) -> Statement:
+    """Rate the period's usage and issue its statement; returns the existing one if already issued."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('billing.statement'), hashtext(%s))",
+            [f"{organization.id}:{period.start.isoformat()}"],
+        )
+    existing = Statement.objects.filter(organization=organization, period_start=period.start).first()
+    if existing is not None and existing.status != Statement.Status.DRAFT:
+        return existing
+    if now.astimezone(organization.tz).date() <= period.end:
+        raise BillingError(f"period {period.start}–{period.end} of {organization.account_number} is not closed yet")
+    if existing is not None:  # a draft left by an older version or a manual run: rebuild it
+        existing.delete()
+
+    currency = organization.currency
+    statement = Statement.objects.create(
+        organization=organization,
+        period_start=period.start,
+        period_end=period.end,
+        currency=currency,
+        language=organization.locale.split("-")[0] if organization.locale else "en",
+        tax_rate=organization.tax_rate,
+    )
+    period_end_excl = period.end + timedelta(days=1)
+
+    # --- Plans of the lines in the period ---------------------------------------------------------
+    line_plans = list(
+        LinePlan.objects.filter(organization=organization, valid_from__lt=period_end_excl)
+        .exclude(valid_to__lte=period.start)
+        .select_related("line", "plan")
+        .prefetch_related("plan__rates", "plan__allowances")
+        .order_by("line__number", "valid_from")
+    )
+    terms_by_code: dict[str, PlanTerms] = {}
+    plans_by_code: dict[str, Plan] = {}
+    segments: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
+    lines_on_plan: dict[str, list[int]] = defaultdict(list)
+    line_share: dict[int, Decimal] = {}
+    recurring = []
+    for lp in line_plans:
+        plans_by_code[lp.plan.code] = lp.plan
+        terms_by_code.setdefault(lp.plan.code, plan_terms(lp.plan))
+        line = lp.line
+        active_from = max(lp.valid_from, line.activated_on)
+        active_to = min(lp.valid_to or date.max, line.deactivated_on or date.max)
+        days = _overlap_days(active_from, None if active_to == date.max else active_to, period)
+        segments[line.id].append((lp.valid_from, lp.valid_to, lp.plan.code))
+        if days <= 0:
+            continue
+        if line.id not in lines_on_plan[lp.plan.code]:
+            lines_on_plan[lp.plan.code].append(line.id)
+        share = Decimal(days) / Decimal(period.days)
+        line_share[line.id] = min(line_share.get(line.id, Decimal(0)) + share, Decimal(1))
+        if lp.plan.monthly_fee:
+            exact = lp.plan.monthly_fee * share
+            label = f"{lp.plan.name} — {line.number}"
+            if days < period.days:
+                label += f" ({days} of {period.days} days)"
+            recurring.append((label, line, Decimal(days), exact))
+
+    def plan_for(usage: Usage) -> PlanTerms | None:
+        for start, end, code in segments.get(usage.line_id, ()):
+            if start <= usage.local_date and (end is None or usage.local_date < end):
+                return terms_by_code[code]
+        return None
+
+    # --- Rate the usage ---------------------------------------------------------------------------
+    records = list(
+        UsageRecord.objects.filter(organization=organization, local_date__range=(period.start, period.end)).values_list(
+            "id",
+            "line_id",
+            "usage_type",
+            "started_at",
+            "local_date",
+            "direction",
+            "answered",
+            "billable_seconds",
+            "category",
+            "zone",
+            "data_bytes",
+            "location_id",
+            "person_id",
+            "duration_band",
+            "duration_seconds",
+        )
+    )
+    usages = [Usage(*row[:11]) for row in records]
+    extra = {row[0]: row[11:] for row in records}
+    result = rate_period(usages, plan_for, lines_on_plan=lines_on_plan, line_share=line_share)
+    plan_code_of = {}
+    for r in result.rated:
+        plan = plan_for(r.usage)
+        if plan is not None:
+            plan_code_of[r.usage.id] = plan.code
+    _write_costs(result.rated, plan_code_of, plans_by_code)
+    if usages:
+        rollups_rebuild(slices={(organization.id, u.local_date) for u in usages})
+
+    # --- Statement lines --------------------------------------------------------------------------
+    lines: list[StatementLine] = []
+
+    def add(kind, description, exact, **kw):
+        lines.append(
+            StatementLine(
+                statement=statement,
+                position=len(lines) + 1,
+                kind=kind,
+                description=description[:300],
+                exact_amount=exact.quantize(Decimal("0.000001"), ROUND_HALF_UP),
+                amount=money(exact, currency),
+                **kw,
+            )
+        )
+
+    for label, line, days, exact in recurring:
+        add(StatementLine.Kind.RECURRING, label, exact, line=line, quantity=days, unit="days")
+
+    usage_groups: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
+    for r in result.rated:
+        if not r.chargeable:
+            continue
+        key = (r.usage.usage_type, r.usage.category, r.usage.zone)
+        usage_groups[key][0] += r.quantity - r.covered
+        usage_groups[key][1] += r.amount
+        usage_groups[key][2] += 1
+    type_order = {t: i for i, t in enumerate(UsageType.values)}
+    for (usage_type, category, zone), (quantity, exact, count) in sorted(
+        usage_groups.items(), key=lambda item: (type_order.get(item[0][0], 9), item[0][1], item[0][2])
+    ):
+        label = UsageType(usage_type).label + "s" if usage_type != "data" else "Data"
+        if usage_type == "voice":
+            label = f"Calls: {Category(category).label if category else 'other'}" + (f" ({zone})" if zone else "")
+        elif usage_type == "sms":
+            label = f"Text messages: {Category(category).label if category else 'other'}"
+        add(
+            StatementLine.Kind.USAGE,
+            f"{label} — {count} {'record' if count == 1 else 'records'}",
+            exact,
+            usage_type=usage_type,
+            category=category,
+            zone=zone,
+            quantity=quantity.quantize(Decimal("0.001"), ROUND_HALF_UP),
+            unit=UNITS[usage_type],
+        )
+    for use in result.allowances:
+        if use.used:
+            what = UNITS[use.allowance.usage_type]
+            scope = "shared" if use.allowance.pooled else "per line"
+            add(
+                StatementLine.Kind.ALLOWANCE,
+                f"Included in {use.plan_code} ({scope}): {use.used:.2f} of {use.granted:.2f} {what} used",
+                Decimal(0),
+                usage_type=use.allowance.usage_type,
+                quantity=use.used.quantize(Decimal("0.001")),
+                unit=what,
+            )
+    adjustments = list(
+        Adjustment.objects.select_for_update().filter(organization=organization, applied_to__isnull=True)
+    )
+    for adj in adjustments:
+        ref = f" (corrects {adj.corrects.number})" if adj.corrects_id else ""
+        add(
+            StatementLine.Kind.ADJUSTMENT,
+            f"{'Credit' if adj.amount < 0 else 'Adjustment'}: {adj.reason}{ref}",
+            adj.amount,
+        )
+    StatementLine.objects.bulk_create(lines)
+    Adjustment.objects.filter(pk__in=[a.pk for a in adjustments]).update(applied_to=statement)
+
+    # --- Breakdowns (informative; each row rounded once) ------------------------------------------
+    by: dict[str, dict] = {
+        "location": defaultdict(lambda: [0, 0, Decimal(0)]),
+        "person": defaultdict(lambda: [0, 0, Decimal(0)]),
+        "duration_band": defaultdict(lambda: [0, 0, Decimal(0)]),
+    }
+    for r in result.rated:
+        if r.usage.usage_type != "voice":
+            continue
+        location_id, person_id, band, seconds = extra[r.usage.id]
+        for dim, key in (("location", location_id), ("person", person_id), ("duration_band", band)):
+            row = by[dim][key]
+            row[0] += 1
+            row[1] += seconds
+            row[2] += r.amount
+    names = {
+        "location": dict(organization.locations.values_list("id", "name")),
+        "person": dict(organization.persons.values_list("id", "name")),
+    }
+    breakdowns = []
+    for dim, rows in by.items():
+        for key, (calls, seconds, exact) in rows.items():
+            if dim == "duration_band":
+                label = DurationBand(key).label
+            else:
+                label = names[dim].get(key, "No location" if dim == "location" else "Unassigned")
+            breakdowns.append(
+                StatementBreakdown(
+                    statement=statement,
+                    dimension=dim,
+                    location_id=key if dim == "location" else None,
+                    person_id=key if dim == "person" else None,
+                    duration_band=key if dim == "duration_band" else None,
+                    label=label,
+                    calls=calls,
+                    minutes=(Decimal(seconds) / 60).quantize(Decimal("0.01"), ROUND_HALF_UP),
+                    amount=money(exact, currency),
+                )
+            )
+    StatementBreakdown.objects.bulk_create(breakdowns)
+
+    # --- Totals and issue -------------------------------------------------------------------------
+    def total_of(kind):
+        return sum((line.amount for line in lines if line.kind == kind), Decimal(0))
+
+    statement.recurring_total = total_of(StatementLine.Kind.RECURRING)
+    statement.usage_total = total_of(StatementLine.Kind.USAGE)
+    statement.adjustments_total = total_of(StatementLine.Kind.ADJUSTMENT)
+    statement.subtotal = sum((line.amount for line in lines), Decimal(0))
+    statement.tax_amount = money(statement.subtotal * organization.tax_rate, currency)
+    statement.total = statement.subtotal + statement.tax_amount
+    statement.previous_balance = sum(
+        Statement.objects.filter(
+            organization=organization, status=Statement.Status.ISSUED, period_start__lt=period.start
+        ).values_list("total", flat=True),
+        Decimal(0),
+    )
+    statement.number = _next_number(now.year)
+    statement.status = Statement.Status.ISSUED
+    statement.issued_at = now
+    statement.due_date = now.astimezone(organization.tz).date() + timedelta(days=organization.payment_terms_days)
+    statement.save()
+    return statement
+
+
+def adjustment_create(*, organization: Organization, amount: Decimal, reason: str, created_by=None, corrects=None):
+    """A correction or credit for the next statement (issued statements never change)."""
+    if not reason.strip():
+        raise BillingError("an adjustment needs a reason")
+    return Adjustment.objects.create(
+        organization=organization, amount=amount, reason=reason.strip(), created_by=created_by, corrects=corrects
+    )

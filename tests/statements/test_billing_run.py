@@ -1,0 +1,94 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from billing.models import Statement, StatementLine, UsageRecord
+from billing.statements.services import (
+    BillingError,
+    adjustment_create,
+    billing_period,
+    last_closed_period,
+    period_containing,
+    statement_issue,
+)
+
+NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+
+
+def issue(org):
+    return statement_issue(organization=org, period=billing_period(org, 2026, 10), now=NOW)
+
+
+def test_hand_computed_statement_matches_to_the_cent(billed_org):
+    adjustment_create(organization=billed_org, amount=D("-5.00"), reason="Goodwill credit for outage")
+    st = issue(billed_org)
+    lines = [(x.kind, x.description, x.quantity, x.amount) for x in st.lines.all()]
+    assert lines == [
+        ("recurring", "Business Flex — +493011112222", D("31.000"), D("20.00")),
+        ("recurring", "Business Flex — +493011113333 (16 of 31 days)", D("16.000"), D("10.32")),
+        ("usage", "Calls: International (EU) — 1 record", D("1.500"), D("0.38")),
+        ("usage", "Calls: Local — 1 record", D("0.000"), D("0.00")),
+        ("usage", "Calls: Mobile — 1 record", D("0.600"), D("0.12")),
+        ("usage", "Calls: National — 2 records", D("2.000"), D("0.20")),
+        ("usage", "Text messages: Mobile — 1 record", D("1.000"), D("0.09")),
+        ("allowance", "Included in flex-eur (per line): 10.00 of 10.00 min used", D("10.000"), D("0.00")),
+        ("allowance", "Included in flex-eur (per line): 2.00 of 5.16 min used", D("2.000"), D("0.00")),
+        ("adjustment", "Credit: Goodwill credit for outage", D("0.000"), D("-5.00")),
+    ]
+    assert (st.recurring_total, st.usage_total, st.adjustments_total) == (D("30.32"), D("0.79"), D("-5.00"))
+    assert st.subtotal == D("26.11") and st.tax_amount == D("4.96") and st.total == D("31.07")
+    assert st.total == sum(x.amount for x in st.lines.all()) + st.tax_amount
+    assert st.status == "issued" and st.number == "2026-000001" and st.due_date == date(2026, 12, 3)
+    # Usage is rated in place; the unanswered and inbound calls cost nothing; November stays unrated.
+    costs = dict(UsageRecord.objects.filter(organization=billed_org).values_list("billable_seconds", "cost"))
+    assert costs[400] == D("0.200000") and costs[31] == D("0.120000") and costs[90] == D("0.375000")
+    assert UsageRecord.objects.filter(organization=billed_org, local_date__month=11, cost__isnull=True).count() == 1
+    by_person = {b.label: b.amount for b in st.breakdowns.filter(dimension="person")}
+    assert by_person == {"Anna": D("0.70"), "Ben": D("0.00")}
+
+
+def test_rerun_returns_the_same_statement(billed_org):
+    first = issue(billed_org)
+    again = issue(billed_org)
+    assert again.pk == first.pk and Statement.objects.filter(organization=billed_org).count() == 1
+    assert first.lines.count() == again.lines.count()
+
+
+def test_numbers_are_sequential(billed_org, make):
+    first = issue(billed_org)
+    other = make.organization(billing_day=1)
+    second = statement_issue(organization=other, period=billing_period(other, 2026, 10), now=NOW)
+    assert (first.number, second.number) == ("2026-000001", "2026-000002")
+
+
+def test_open_period_is_refused(billed_org):
+    with pytest.raises(BillingError, match="not closed"):
+        statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 11), now=NOW)
+
+
+def test_issued_statement_is_immutable_in_the_database(billed_org):
+    st = issue(billed_org)
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        Statement.objects.filter(pk=st.pk).update(total=D("1.00"))
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        StatementLine.objects.filter(statement=st).update(amount=D("0"))
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        StatementLine.objects.create(statement=st, position=99, kind="usage", description="sneaky", amount=1)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM billing_statement WHERE id = %s", [st.pk])
+    with pytest.raises(IntegrityError, match="cannot go from issued to draft"), transaction.atomic():
+        Statement.objects.filter(pk=st.pk).update(status="draft")
+    Statement.objects.filter(pk=st.pk).update(status="paid", paid_at=NOW)  # allowed transition
+    paid = Statement.objects.get(pk=st.pk)
+    assert (paid.status, paid.total, paid.number) == ("paid", st.total, st.number)
+
+
+def test_periods_follow_the_billing_day(make):
+    org = make.organization(billing_day=15, time_zone="America/New_York")
+    assert billing_period(org, 2026, 1).end == date(2026, 2, 14)
+    assert period_containing(org, date(2026, 3, 3)).start == date(2026, 2, 15)
+    # 2026-11-15 03:00 UTC is still the 14th in New York: the period ending on the 14th is not closed.
+    assert last_closed_period(org, datetime(2026, 11, 15, 3, tzinfo=UTC)).start == date(2026, 9, 15)
+    assert last_closed_period(org, datetime(2026, 11, 15, 6, tzinfo=UTC)).start == date(2026, 10, 15)
