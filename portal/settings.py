@@ -207,3 +207,14 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+
+# Who issues the statements (the provider), printed on every PDF.
+PROVIDER = {
+    "name": os.environ.get("PROVIDER_NAME", "Northwind Telecom Business"),
+    "address": os.environ.get("PROVIDER_ADDRESS", "1 Exchange Square\nLondon EC2A 2BR\nUnited Kingdom"),
+    "vat_id": os.environ.get("PROVIDER_VAT_ID", "VAT GB 123 4567 89"),
+}
+
+# Languages of statements and pages (an organization's locale picks one; English otherwise).
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "billing" / "locale"]

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UsageType(models.TextChoices):
@@ -15,24 +16,24 @@ class Direction(models.TextChoices):
 class Category(models.TextChoices):
     """Destination category, decided from the called number's prefix (see billing.numbers)."""
 
-    LOCAL = "local", "Local"
-    NATIONAL = "national", "National"
-    MOBILE = "mobile", "Mobile"
-    INTERNATIONAL = "international", "International"
-    TOLL_FREE = "toll_free", "Toll-free"
-    PREMIUM = "premium", "Premium"
-    INTERNAL = "internal", "Internal"
-    OTHER = "other", "Other"
+    LOCAL = "local", _("Local")
+    NATIONAL = "national", _("National")
+    MOBILE = "mobile", _("Mobile")
+    INTERNATIONAL = "international", _("International")
+    TOLL_FREE = "toll_free", _("Toll-free")
+    PREMIUM = "premium", _("Premium")
+    INTERNAL = "internal", _("Internal")
+    OTHER = "other", _("Other")
 
 
 class DurationBand(models.IntegerChoices):
     """Call duration bands used by analytics and statements; bounds in seconds, lower bound inclusive."""
 
-    UNDER_1_MIN = 0, "Under 1 min"
-    MIN_1_TO_5 = 1, "1–5 min"
-    MIN_5_TO_15 = 2, "5–15 min"
-    MIN_15_TO_60 = 3, "15–60 min"
-    OVER_60_MIN = 4, "Over 60 min"
+    UNDER_1_MIN = 0, _("Under 1 min")
+    MIN_1_TO_5 = 1, _("1–5 min")
+    MIN_5_TO_15 = 2, _("5–15 min")
+    MIN_15_TO_60 = 3, _("15–60 min")
+    OVER_60_MIN = 4, _("Over 60 min")
 
 
 DURATION_BAND_BOUNDS = (60, 300, 900, 3600)

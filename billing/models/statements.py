@@ -43,6 +43,11 @@ class Statement(models.Model):
     tax_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     previous_balance = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Frozen at issue: daily cost and longest calls, so the PDF re-renders as issued",
+    )
     issued_at = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)

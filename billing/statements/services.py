@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing.models import (
     Adjustment,
@@ -148,9 +151,22 @@ def _write_costs(rated, plan_code_of: dict[int, str], plans_by_code: dict[str, P
         cursor.execute("TRUNCATE rated_incoming")
 
 
-@transaction.atomic
 def statement_issue(*, organization: Organization, period: BillingPeriod, now: datetime | None = None) -> Statement:
-    """Rate the period's usage and issue its statement; returns the existing one if already issued."""
+    """Rate the period's usage and issue its statement; returns the existing one if already issued.
+
+    Line descriptions are written in the organization's language (they are part of what is issued).
+    """
+    with translation.override(statement_language(organization)):
+        return _statement_issue(organization=organization, period=period, now=now)
+
+
+def statement_language(organization: Organization) -> str:
+    language = (organization.locale or "en").split("-")[0].lower()
+    return language if language in {code for code, _name in settings.LANGUAGES} else "en"
+
+
+@transaction.atomic
+def _statement_issue(*, organization: Organization, period: BillingPeriod, now: datetime | None) -> Statement:
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -171,7 +187,7 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
         period_start=period.start,
         period_end=period.end,
         currency=currency,
-        language=organization.locale.split("-")[0] if organization.locale else "en",
+        language=statement_language(organization),
         tax_rate=organization.tax_rate,
     )
     period_end_excl = period.end + timedelta(days=1)
@@ -208,7 +224,11 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
             exact = lp.plan.monthly_fee * share
             label = f"{lp.plan.name} — {line.number}"
             if days < period.days:
-                label += f" ({days} of {period.days} days)"
+                label += (
+                    " ("
+                    + _("%(days)s of %(days_in_period)s days") % {"days": days, "days_in_period": period.days}
+                    + ")"
+                )
             recurring.append((label, line, Decimal(days), exact))
 
     def plan_for(usage: Usage) -> PlanTerms | None:
@@ -280,14 +300,16 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     for (usage_type, category, zone), (quantity, exact, count) in sorted(
         usage_groups.items(), key=lambda item: (type_order.get(item[0][0], 9), item[0][1], item[0][2])
     ):
-        label = UsageType(usage_type).label + "s" if usage_type != "data" else "Data"
+        category_label = str(Category(category).label) if category else _("Other")
         if usage_type == "voice":
-            label = f"Calls: {Category(category).label if category else 'other'}" + (f" ({zone})" if zone else "")
+            label = _("Calls: %(category)s") % {"category": category_label} + (f" ({zone})" if zone else "")
         elif usage_type == "sms":
-            label = f"Text messages: {Category(category).label if category else 'other'}"
+            label = _("Text messages: %(category)s") % {"category": category_label}
+        else:
+            label = _("Data")
         add(
             StatementLine.Kind.USAGE,
-            f"{label} — {count} {'record' if count == 1 else 'records'}",
+            f"{label} — " + ngettext("%(count)s record", "%(count)s records", count) % {"count": count},
             exact,
             usage_type=usage_type,
             category=category,
@@ -298,10 +320,17 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     for use in result.allowances:
         if use.used:
             what = UNITS[use.allowance.usage_type]
-            scope = "shared" if use.allowance.pooled else "per line"
+            scope = _("shared") if use.allowance.pooled else _("per line")
             add(
                 StatementLine.Kind.ALLOWANCE,
-                f"Included in {use.plan_code} ({scope}): {use.used:.2f} of {use.granted:.2f} {what} used",
+                _("Included in %(plan)s (%(scope)s): %(used)s of %(granted)s %(unit)s used")
+                % {
+                    "plan": use.plan_code,
+                    "scope": scope,
+                    "used": f"{use.used:.2f}",
+                    "granted": f"{use.granted:.2f}",
+                    "unit": what,
+                },
                 Decimal(0),
                 usage_type=use.allowance.usage_type,
                 quantity=use.used.quantize(Decimal("0.001")),
@@ -343,9 +372,9 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     for dim, rows in by.items():
         for key, (calls, seconds, exact) in rows.items():
             if dim == "duration_band":
-                label = DurationBand(key).label
+                label = str(DurationBand(key).label)
             else:
-                label = names[dim].get(key, "No location" if dim == "location" else "Unassigned")
+                label = names[dim].get(key, _("No location") if dim == "location" else _("Unassigned"))
             breakdowns.append(
                 StatementBreakdown(
                     statement=statement,
@@ -360,6 +389,39 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
                 )
             )
     StatementBreakdown.objects.bulk_create(breakdowns)
+
+    # --- Details frozen with the statement (the PDF re-renders from these, never from live data) ----
+    daily: dict[date, Decimal] = defaultdict(Decimal)
+    for r in result.rated:
+        daily[r.usage.local_date] += r.amount
+    day = period.start
+    daily_rows = []
+    while day <= period.end:
+        daily_rows.append([day.isoformat(), str(money(daily.get(day, Decimal(0)), currency))])
+        day += timedelta(days=1)
+    longest = sorted(
+        (r for r in result.rated if r.usage.usage_type == "voice" and r.usage.answered),
+        key=lambda r: (-extra[r.usage.id][3], r.usage.id),
+    )[:10]
+    masked = dict(
+        UsageRecord.objects.filter(id__in=[r.usage.id for r in longest]).values_list("id", "destination_masked")
+    )
+    numbers = dict(organization.lines.filter(id__in={r.usage.line_id for r in longest}).values_list("id", "number"))
+    statement.details = {
+        "daily_cost": daily_rows,
+        "longest_calls": [
+            {
+                "started": r.usage.started_at.astimezone(organization.tz).strftime("%Y-%m-%d %H:%M"),
+                "line": numbers.get(r.usage.line_id, ""),
+                "person": names["person"].get(extra[r.usage.id][1], ""),
+                "location": names["location"].get(extra[r.usage.id][0], ""),
+                "other_party": masked.get(r.usage.id, ""),
+                "seconds": extra[r.usage.id][3],
+                "amount": str(money(r.amount, currency)),
+            }
+            for r in longest
+        ],
+    }
 
     # --- Totals and issue -------------------------------------------------------------------------
     def total_of(kind):

@@ -57,7 +57,7 @@ def usage(
 @pytest.fixture
 def billed_org(make):
     """The hand-computed fixture: see test_billing_run.py for every number."""
-    org = make.organization(name="Hand GmbH", billing_day=1, tax_rate=D("0.19"), currency="EUR")
+    org = make.organization(name="Hand GmbH", billing_day=1, tax_rate=D("0.19"), currency="EUR", locale="en-IE")
     berlin = make.location(org, name="Berlin")
     anna, ben = make.person(org, name="Anna"), make.person(org, name="Ben")
     flex = make.plan(code="flex-eur", name="Business Flex", currency="EUR", monthly_fee=D("20.00"))

@@ -1,0 +1,43 @@
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from billing.statements.pdf import render_pdf, statement_html, statement_render
+from billing.statements.services import billing_period, statement_issue
+
+NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.slow
+def test_pdf_text_carries_the_statement_totals_and_renders_identically(billed_org, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    billed_org.locale = "de-DE"
+    billed_org.billing_address = "Musterstraße 1\n10115 Berlin"
+    billed_org.save()
+    st = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10), now=NOW)
+    path = statement_render(statement=st)
+    st.refresh_from_db()
+    assert st.pdf_status == "ready" and len(st.pdf_sha256) == 64
+    pages = PdfReader(io.BytesIO(path.read_bytes())).pages
+    text = "\n".join(page.extract_text() for page in pages).replace("\xa0", " ")
+    assert st.number in text and billed_org.account_number in text and "Hand GmbH" in text
+    # German locale formatting of exactly the numbers in the database.
+    assert (st.subtotal, st.tax_amount, st.total) == (Decimal("31.11"), Decimal("5.91"), Decimal("37.02"))
+    for amount in ("Zwischensumme 31,11 €", "5,91 €", "Zu zahlen 37,02 €", "20,00 €", "10,32 €"):
+        assert amount in text, amount
+    assert "+33 1 •••••• 00" in text  # masked number in the longest calls
+    # In German throughout: template, line descriptions and duration bands.
+    for words in (
+        "Rechnungsnummer",
+        "Anrufe: National — 2 Vorgänge",
+        "von 31 Tagen",
+        "Unter 1 Min.",
+        "Längste Gespräche",
+    ):
+        assert words in text, words
+    assert "Total due" not in text and "Calls:" not in text
+    again = render_pdf(statement_html(st))
+    assert again == path.read_bytes(), "an issued statement must re-render identically"
