@@ -166,6 +166,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+CELERY_IMPORTS = ["billing.statements.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    # Every organization is billed on its own billing day in its own time zone; running hourly lets
+    # each one be picked up soon after its period closes locally. Issuing is idempotent.
+    "billing-run": {"task": "billing.statements.tasks.run_daily_billing", "schedule": 3600.0},
+}
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
 USAGE_DROP_DIR = Path(os.environ.get("USAGE_DROP_DIR", VAR_DIR / "drop"))

@@ -1,0 +1,107 @@
+"""Thin Celery tasks for the billing run: ids in, a service call, idempotent, acknowledged late."""
+
+import logging
+from datetime import date
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Organization, Statement
+from billing.statements.pdf import statement_render
+from billing.statements.services import (
+    BillingError,
+    last_closed_period,
+    period_containing,
+    statement_issue,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(BillingError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def issue_statement(organization_id: int, period_start: str) -> int:
+    """Issue the statement of one organization and period (no-op when it exists), then render its PDF."""
+    organization = Organization.objects.get(pk=organization_id)
+    period = period_containing(organization, date.fromisoformat(period_start))
+    statement = statement_issue(organization=organization, period=period)
+    if statement.pdf_status != Statement.PdfStatus.READY:
+        transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
+    return statement.pk
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def render_statement_pdf(self, statement_id: int) -> None:
+    """Render (or re-render) the PDF; on failure the statement stays issued and the error is visible."""
+    statement = Statement.objects.select_related("organization").get(pk=statement_id)
+    if statement.status == Statement.Status.DRAFT:
+        return
+    first_time = statement.pdf_status != Statement.PdfStatus.READY
+    try:
+        statement_render(statement=statement)
+    except Exception as exc:
+        Statement.objects.filter(pk=statement_id).update(
+            pdf_status=Statement.PdfStatus.FAILED, pdf_attempts=statement.pdf_attempts + 1, pdf_error=str(exc)[:2000]
+        )
+        logger.exception("rendering statement %s failed", statement.number)
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+    Statement.objects.filter(pk=statement_id).update(pdf_attempts=statement.pdf_attempts + 1)
+    if first_time:
+        notify_statement_ready.delay(statement_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def notify_statement_ready(statement_id: int) -> None:
+    """Email the organization's administrators and analysts that the statement is ready."""
+    statement = Statement.objects.select_related("organization").get(pk=statement_id)
+    from django.contrib.auth import get_user_model
+
+    recipients = sorted(
+        get_user_model()
+        .objects.filter(
+            memberships__organization=statement.organization,
+            memberships__role__in=["admin", "analyst"],
+            is_active=True,
+        )
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if not recipients:
+        return
+    send_mail(
+        subject=f"Your statement {statement.number} is ready",
+        message=(
+            f"Statement {statement.number} for {statement.organization.name} "
+            f"({statement.period_start} – {statement.period_end}) is ready in the portal.\n"
+            f"Total due: {statement.total} {statement.currency}, due on {statement.due_date}.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+    )
+
+
+@shared_task
+def run_daily_billing() -> int:
+    """Beat task: start a billing run for each organization whose last closed period has no statement."""
+    started = 0
+    now = timezone.now()
+    for organization in Organization.objects.all():
+        period = last_closed_period(organization, now)
+        if (
+            not Statement.objects.filter(organization=organization, period_start=period.start)
+            .exclude(status=Statement.Status.DRAFT)
+            .exists()
+        ):
+            issue_statement.delay(organization.pk, period.start.isoformat())
+            started += 1
+    return started

@@ -1,0 +1,80 @@
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from billing.models import Statement
+from billing.statements import tasks
+
+
+def test_run_billing_command_is_idempotent(billed_org, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    out = StringIO()
+    call_command("run_billing", "--period", "2026-10", "--organization", billed_org.account_number, stdout=out)
+    call_command("run_billing", "--period", "2026-10", "--organization", billed_org.account_number, stdout=out)
+    statements = Statement.objects.filter(organization=billed_org)
+    assert statements.count() == 1 and statements.get().pdf_status == "ready"
+    assert out.getvalue().count(statements.get().number) == 2
+
+
+def test_run_billing_command_errors(billed_org):
+    with pytest.raises(CommandError, match="must look like 2026-10"):
+        call_command("run_billing", "--period", "October")
+    with pytest.raises(CommandError, match="no organization"):
+        call_command("run_billing", "--period", "2026-10", "--organization", "NOPE")
+
+
+def test_tasks_issue_render_and_email_once(billed_org, make, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        boss = make.user("boss", email="boss@hand.example")
+        make.membership(boss, billed_org, role="admin")
+        with django_capture_on_commit_callbacks(execute=True):
+            pk = tasks.issue_statement.apply(args=[billed_org.pk, "2026-10-01"]).get()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert tasks.issue_statement.apply(args=[billed_org.pk, "2026-10-15"]).get() == pk  # same period
+        statement = Statement.objects.get(pk=pk)
+        assert statement.pdf_status == "ready" and statement.pdf_attempts == 1
+        assert len(mail.outbox) == 1 and statement.number in mail.outbox[0].subject
+        assert mail.outbox[0].to == ["boss@hand.example"]
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_failed_render_keeps_the_statement_issued_and_visible(billed_org, settings, tmp_path, monkeypatch):
+    from billing.statements.services import billing_period, statement_issue
+
+    settings.MEDIA_ROOT = tmp_path
+    statement = statement_issue(
+        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+
+    def broken(**kwargs):
+        raise RuntimeError("fonts missing")
+
+    monkeypatch.setattr(tasks, "statement_render", broken)
+    result = tasks.render_statement_pdf.apply(args=[statement.pk])
+    assert result.state in ("RETRY", "FAILURE")
+    statement.refresh_from_db()
+    assert (statement.status, statement.pdf_status, statement.pdf_error) == ("issued", "failed", "fonts missing")
+    monkeypatch.undo()
+    tasks.render_statement_pdf.apply(args=[statement.pk])
+    statement.refresh_from_db()
+    assert statement.pdf_status == "ready" and statement.pdf_error == ""
+
+
+def test_daily_billing_starts_each_missing_statement_once(billed_org, monkeypatch):
+    started = []
+    monkeypatch.setattr(tasks.issue_statement, "delay", lambda *args: started.append(args))
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 11, 2, 12, tzinfo=UTC))
+    assert tasks.run_daily_billing() == 1
+    assert started == [(billed_org.pk, "2026-10-01")]
+    call_command("run_billing", "--period", "2026-10", "--no-pdf", stdout=StringIO())
+    started.clear()
+    assert tasks.run_daily_billing() == 0 and started == []
