@@ -171,6 +171,7 @@ CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
     # each one be picked up soon after its period closes locally. Issuing is idempotent.
     "billing-run": {"task": "billing.statements.tasks.run_daily_billing", "schedule": 3600.0},
+    "usage-drop-folder": {"task": "billing.tasks.import_dropped_files", "schedule": 60.0},
 }
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
