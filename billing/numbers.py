@@ -107,15 +107,21 @@ def _area_prefix(parsed) -> str:
     return f"{parsed.country_code}:{national[:length]}" if length else ""
 
 
+@lru_cache(maxsize=65536)
+def _own_area(own_number: str, region: str) -> str:
+    own = _parse(own_number, region)[1]
+    return _area_prefix(own) if own is not None else ""
+
+
 @lru_cache(maxsize=262144)
-def classify(dialled: str, own_number: str, region: str) -> Destination:
-    """Classify the other party of a call made from (or to) ``own_number`` in country ``region``."""
+def _destination(dialled: str, region: str) -> tuple[Destination, str]:
+    """Everything about a dialled number that does not depend on who called it, plus its area prefix."""
     digits, parsed = _parse(dialled, region)
     bare = digits.lstrip("+")
     if not digits.startswith("+") and 0 < len(bare) <= INTERNAL_MAX_DIGITS:
-        return Destination(bare, Category.INTERNAL, region, "", mask(bare))
+        return Destination(bare, Category.INTERNAL, region, "", mask(bare)), ""
     if parsed is None or not phonenumbers.is_possible_number(parsed):
-        return Destination(digits, Category.OTHER, "", "", mask(digits))
+        return Destination(digits, Category.OTHER, "", "", mask(digits)), ""
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(parsed) or ""
     number_type = phonenumbers.number_type(parsed)
@@ -128,11 +134,20 @@ def classify(dialled: str, own_number: str, region: str) -> Destination:
     elif number_type == PhoneNumberType.MOBILE:
         category = Category.MOBILE
     else:
-        own = _parse(own_number, region)[1]
-        own_area = _area_prefix(own) if own is not None else ""
-        category = Category.LOCAL if own_area and own_area == _area_prefix(parsed) else Category.NATIONAL
+        return Destination(e164, Category.NATIONAL, country, "", mask(e164)), _area_prefix(parsed)
     zone = zone_for_country(country) if category == Category.INTERNATIONAL else ""
-    return Destination(e164, category, country, zone, mask(e164))
+    return Destination(e164, category, country, zone, mask(e164)), ""
+
+
+def classify(dialled: str, own_number: str, region: str) -> Destination:
+    """Classify the other party of a call made from (or to) ``own_number`` in country ``region``.
+
+    A fixed number in the caller's own area code is local, elsewhere in the country national.
+    """
+    destination, area = _destination(dialled, region)
+    if area and area == _own_area(own_number, region):
+        return Destination(destination.number, Category.LOCAL, destination.country, "", destination.masked)
+    return destination
 
 
 @lru_cache(maxsize=262144)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 from django.db import connection, transaction
@@ -46,6 +47,7 @@ class NewUsageRecord:
 
 
 COLUMNS = [f.name for f in fields(NewUsageRecord)]
+_values = operator.attrgetter(*COLUMNS)
 _TEXT_COLUMNS = ["destination", "destination_masked", "country", "zone", "source_id"]
 COPY_CHUNK = 50_000
 
@@ -61,7 +63,7 @@ def _copy_chunk(cursor, rows: list[NewUsageRecord]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
-        values = astuple(row)
+        values = _values(row)
         writer.writerow(
             [
                 ""
