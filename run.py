@@ -115,14 +115,17 @@ def demo() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the shutdown
+        say("stopping")
         for proc in (server, worker):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT if proc is server else signal.SIGTERM)
         for proc in (server, worker):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def test(args: list[str]) -> int:
