@@ -4,13 +4,14 @@ from django.urls import path
 
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
-from portal.web import views
+from portal.web import statements, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
+    path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

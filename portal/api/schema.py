@@ -2,11 +2,11 @@
 
 import graphene
 
-from portal.api import accounts, usage
+from portal.api import accounts, statements, usage
 from portal.api.core.nodes import ScopedNode
 
 
-class Query(accounts.Query, usage.Query, graphene.ObjectType):
+class Query(accounts.Query, usage.Query, statements.Query, graphene.ObjectType):
     class Meta:
         description = "Read access to the caller's organization: usage, statements and offers."
 

@@ -1,0 +1,123 @@
+"""Statements over GraphQL: issued statements with their lines, breakdowns and PDF link."""
+
+import graphene
+from django.urls import reverse
+from graphene_django import DjangoConnectionField, DjangoObjectType
+
+from billing.models import Statement, StatementBreakdown, StatementLine
+from portal.api.accounts import DescribedConnection
+from portal.api.core.errors import ApiError, Codes
+from portal.api.core.nodes import ScopedNode, caller
+from portal.models import ApiToken
+
+StatementStatusEnum = graphene.Enum(
+    "StatementStatus",
+    [(s.name, s.value) for s in Statement.Status if s != Statement.Status.DRAFT],
+    description="Where a statement is in its life.",
+)
+PdfStatusEnum = graphene.Enum("PdfStatus", [(s.name, s.value) for s in Statement.PdfStatus], description="PDF state.")
+
+
+def visible_statements(info):
+    """Issued statements of the caller's organization, for roles (and tokens) that may see billing."""
+    c = caller(info)
+    if not c.may(ApiToken.Scope.STATEMENTS_READ):
+        raise ApiError("this token lacks the statements:read scope", Codes.FORBIDDEN, scope="statements:read")
+    if not c.sees_billing:
+        raise ApiError("your role may not see statements (administrators and analysts may)", Codes.FORBIDDEN)
+    return Statement.objects.filter(organization=c.scope.organization).exclude(status=Statement.Status.DRAFT)
+
+
+class StatementLineType(DjangoObjectType):
+    class Meta:
+        model = StatementLine
+        name = "StatementLine"
+        description = "One line of a statement; its amount is rounded once to the currency's minor unit."
+        fields = ()
+
+    position = graphene.Int(required=True, description="Order on the statement.")
+    kind = graphene.String(required=True, description="recurring, usage, allowance or adjustment.")
+    description = graphene.String(required=True, description="What is charged, in the statement's language.")
+    quantity = graphene.Decimal(required=True, description="Quantity in `unit`.")
+    unit = graphene.String(required=True, description="days, min, msg or MB (may be empty).")
+    amount = graphene.Decimal(required=True, description="Amount in the statement's currency.")
+
+
+class StatementBreakdownType(DjangoObjectType):
+    class Meta:
+        model = StatementBreakdown
+        name = "StatementBreakdown"
+        description = "Usage of a statement by location, person or duration band (each row rounded once)."
+        fields = ()
+
+    dimension = graphene.String(required=True, description="location, person or duration_band.")
+    label = graphene.String(required=True, description="Name of the location, person or band.")
+    calls = graphene.Int(required=True, description="Voice calls.")
+    minutes = graphene.Decimal(required=True, description="Call minutes.")
+    amount = graphene.Decimal(required=True, description="Rated cost of those calls.")
+
+
+class StatementType(DjangoObjectType):
+    class Meta:
+        model = Statement
+        name = "Statement"
+        description = "An issued monthly statement. Immutable: corrections appear on a later statement."
+        interfaces = (ScopedNode,)
+        connection_class = DescribedConnection
+        fields = ("id",)
+
+    number = graphene.String(required=True, description="Statement number, YYYY-NNNNNN.")
+    period_start = graphene.Date(required=True, description="First day of the billing period (local).")
+    period_end = graphene.Date(required=True, description="Last day of the billing period (local).")
+    status = graphene.Field(StatementStatusEnum, required=True, description="Issued, paid or void.")
+    currency = graphene.String(required=True, description="ISO 4217 currency.")
+    recurring_total = graphene.Decimal(required=True, description="Monthly fees.")
+    usage_total = graphene.Decimal(required=True, description="Usage charges.")
+    adjustments_total = graphene.Decimal(required=True, description="Adjustments and credits.")
+    subtotal = graphene.Decimal(required=True, description="Sum of the lines.")
+    tax_rate = graphene.Decimal(required=True, description="Tax rate, e.g. 0.1900.")
+    tax_amount = graphene.Decimal(required=True, description="Tax on the subtotal, rounded once.")
+    total = graphene.Decimal(required=True, description="Subtotal plus tax.")
+    previous_balance = graphene.Decimal(required=True, description="Unpaid earlier statements.")
+    issued_at = graphene.DateTime(required=True, description="When it was issued (UTC).")
+    due_date = graphene.Date(required=True, description="Payment due date.")
+    pdf_status = graphene.Field(PdfStatusEnum, required=True, description="Whether the PDF is ready.")
+    pdf_url = graphene.String(description="Download link for the PDF (same authentication); null until ready.")
+    lines = graphene.List(graphene.NonNull(StatementLineType), required=True, description="Line items, in order.")
+    breakdowns = graphene.List(
+        graphene.NonNull(StatementBreakdownType),
+        required=True,
+        description="Usage by location, person and duration band.",
+        dimension=graphene.String(description="Only this dimension: location, person or duration_band."),
+    )
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return visible_statements(info).prefetch_related("lines", "breakdowns")
+
+    def resolve_pdf_url(statement, info):
+        if statement.pdf_status != Statement.PdfStatus.READY:
+            return None
+        return info.context.build_absolute_uri(reverse("statement-pdf", args=[statement.pk]))
+
+    def resolve_lines(statement, info):
+        return statement.lines.all()
+
+    def resolve_breakdowns(statement, info, dimension=None):
+        rows = statement.breakdowns.all()
+        return [b for b in rows if dimension is None or b.dimension == dimension]
+
+
+class Query(graphene.ObjectType):
+    statements = DjangoConnectionField(StatementType, description="Issued statements, newest first.")
+    statement = graphene.Field(
+        StatementType,
+        description="One statement by number; null when there is none for you.",
+        number=graphene.String(required=True, description="Statement number, e.g. 2026-000123."),
+    )
+
+    def resolve_statements(root, info, **kwargs):
+        return StatementType.get_queryset(None, info).order_by("-period_start")
+
+    def resolve_statement(root, info, number):
+        return StatementType.get_queryset(None, info).filter(number=number).first()
