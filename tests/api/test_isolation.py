@@ -1,0 +1,41 @@
+"""Every node type of the schema: another organization's ids answer exactly like ids that never existed."""
+
+from datetime import UTC, datetime
+
+from billing.models import UsageRecord
+from billing.statements.services import billing_period, statement_issue
+from portal.api.core.nodes import encode_id
+from portal.api.schema import schema
+
+NODE_QUERY = "query ($id: ID!) { node(id: $id) { id __typename } }"
+
+
+def node_types() -> set[str]:
+    return {
+        name
+        for name, type_ in schema.graphql_schema.type_map.items()
+        if any(i.name == "Node" for i in getattr(type_, "interfaces", []) or [])
+    }
+
+
+def test_every_node_type_is_isolated(acme, api, token_for, make):
+    statement = statement_issue(
+        organization=acme, period=billing_period(acme, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    samples = {
+        "Location": acme.places["berlin"].pk,
+        "Person": acme.people["anna"].pk,
+        "Line": acme.line_objs["anna"].pk,
+        "UsageRecord": UsageRecord.objects.filter(organization=acme).first().pk,
+        "Statement": statement.pk,
+    }
+    assert node_types() == set(samples), "a new node type needs an isolation sample here"
+    insider = api(token_for(acme, role="admin"))
+    outsider = api(token_for(make.organization(), role="admin"))
+    for type_name, pk in sorted(samples.items()):
+        gid = encode_id(type_name, pk)
+        assert insider.data(NODE_QUERY, {"id": gid})["node"] == {"id": gid, "__typename": type_name}
+        foreign = outsider.post(NODE_QUERY, {"id": gid})
+        missing = outsider.post(NODE_QUERY, {"id": encode_id(type_name, 10**12)})
+        for status, body in (foreign, missing):  # same answer (only the rate budget moves)
+            assert (status, body["data"], body.get("errors")) == (200, {"node": None}, None), type_name
