@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
+    path("statements/<int:statement_id>/calls.csv", statements.statement_calls_csv, name="statement-calls-csv"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,29 +1,38 @@
 """Statement PDF downloads: for signed-in users and API tokens of the organization, audited."""
 
+import csv
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 
-from billing.models import Statement
+from billing.models import Statement, UsageRecord
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken, AuditLog
 
 
-def statement_pdf(request, statement_id: int):
+def _caller(request):
     try:
         raw = bearer_token(request)
-        caller = authenticate_token(raw, ip_address=request.META.get("REMOTE_ADDR")) if raw else session_caller(request)
+        return authenticate_token(raw, ip_address=request.META.get("REMOTE_ADDR")) if raw else session_caller(request)
     except AuthenticationFailed:
-        caller = None
-    if caller is None:
-        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
-    statement = (
+        return None
+
+
+def _statement(caller, statement_id: int):
+    return (
         Statement.objects.select_related("organization")
         .filter(pk=statement_id, organization=caller.scope.organization)
         .exclude(status=Statement.Status.DRAFT)
         .first()
     )
+
+
+def statement_pdf(request, statement_id: int):
+    caller = _caller(request)
+    if caller is None:
+        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
+    statement = _statement(caller, statement_id)
     # Another organization's statement, or a role that may not see billing: exactly like a missing one.
     if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
         raise Http404("No such statement")
@@ -49,4 +58,121 @@ def statement_pdf(request, statement_id: int):
     )
     response["Cache-Control"] = "private, max-age=3600"
     response["ETag"] = f'"{statement.pdf_sha256}"'
+    return response
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    """Neutralise spreadsheet formulas (OWASP CSV injection): a leading =, +, -, @ gets a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def statement_calls_csv(request, statement_id: int):
+    """Every usage record of a statement's period as CSV (the detail that does not belong in the PDF)."""
+    caller = _caller(request)
+    if caller is None:
+        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
+    statement = _statement(caller, statement_id)
+    if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
+        raise Http404("No such statement")
+    org = statement.organization
+    tz = org.tz
+    reveal = caller.scope.reveal_numbers
+    rows = (
+        UsageRecord.objects.filter(organization=org, local_date__range=(statement.period_start, statement.period_end))
+        .order_by("started_at", "id")
+        .values_list(
+            "started_at",
+            "line__number",
+            "person__name",
+            "location__name",
+            "usage_type",
+            "direction",
+            "answered",
+            "destination",
+            "destination_masked",
+            "category",
+            "country",
+            "duration_seconds",
+            "billable_seconds",
+            "data_bytes",
+            "cost",
+        )
+    )
+    header = [
+        "start_local",
+        "line",
+        "person",
+        "location",
+        "usage_type",
+        "direction",
+        "answered",
+        "other_party",
+        "category",
+        "country",
+        "duration_seconds",
+        "billable_seconds",
+        "data_bytes",
+        f"cost_{org.currency}",
+    ]
+
+    def generate():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(header)
+        for (
+            started,
+            line,
+            person,
+            location,
+            kind,
+            direction,
+            answered,
+            full,
+            masked,
+            category,
+            country,
+            seconds,
+            billable,
+            data_bytes,
+            cost,
+        ) in rows.iterator(chunk_size=5000):
+            yield writer.writerow(
+                [
+                    started.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    safe_cell(line),
+                    safe_cell(person),
+                    safe_cell(location),
+                    kind,
+                    direction,
+                    "yes" if answered else "no",
+                    safe_cell(full if reveal else masked),
+                    category,
+                    country,
+                    seconds,
+                    billable,
+                    data_bytes,
+                    "" if cost is None else cost,
+                ]
+            )
+
+    AuditLog.objects.create(
+        organization=org,
+        user=caller.user,
+        token=caller.token,
+        action="statement.calls_exported",
+        target=statement.number,
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statement-{org.account_number}-{statement.period_start:%Y-%m}-calls.csv"'
+    )
     return response

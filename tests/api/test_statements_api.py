@@ -63,3 +63,37 @@ def test_statement_page_of_statements_costs_constant_queries(issued, api, token_
     client.data(QUERY)
     with django_assert_max_num_queries(8):
         client.data(QUERY)
+
+
+def test_calls_csv_of_a_statement(issued, token_for, client, make):
+    import csv
+    import io
+
+    from billing.models import UsageRecord
+
+    token = token_for(issued.organization, role="analyst", scopes=["statements:read"])
+    response = client.get(f"/statements/{issued.pk}/calls.csv", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and "calls.csv" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    october = UsageRecord.objects.filter(organization=issued.organization, local_date__month=10)
+    assert len(rows) == october.count() == 8
+    assert sum(float(r["cost_EUR"] or 0) for r in rows) == pytest.approx(float(sum(r.cost for r in october)))
+    # Masked for analysts, and neutralised against spreadsheet formulas (+49… would be a formula).
+    assert rows[0]["other_party"].startswith("'+49 30 ••••")
+    assert AuditLog.objects.filter(action="statement.calls_exported", target=issued.number).exists()
+    outsider = token_for(make.organization(), role="admin")
+    assert client.get(f"/statements/{issued.pk}/calls.csv", HTTP_AUTHORIZATION=f"Bearer {outsider}").status_code == 404
+
+
+def test_safe_cell():
+    from portal.web.statements import safe_cell
+
+    assert [safe_cell(v) for v in ["=1+1", "+49", "-2", "@SUM(A1)", "Anna", None, 3]] == [
+        "'=1+1",
+        "'+49",
+        "'-2",
+        "'@SUM(A1)",
+        "Anna",
+        "",
+        "3",
+    ]
