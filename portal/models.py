@@ -56,6 +56,8 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         USAGE_READ = "usage:read", "Read usage"
         STATEMENTS_READ = "statements:read", "Read statements"
+        STATEMENTS_DISPUTE = "statements:dispute", "Dispute statement lines"
+        WEBHOOKS = "webhooks:manage", "Register webhook endpoints and see deliveries"
         OFFERS = "offers", "See and answer offers"
 
     PREFIX = "bp_"

@@ -3,14 +3,22 @@ from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.models.statements import (
     Adjustment,
+    Dispute,
     Statement,
     StatementBreakdown,
     StatementLine,
     StatementNumberSequence,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageRecord
 
 __all__ = [
+    "Dispute",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Adjustment",
     "Statement",
     "StatementBreakdown",

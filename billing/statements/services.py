@@ -39,6 +39,7 @@ from billing.models import (
 from billing.models.choices import Category, DurationBand, UsageType
 from billing.rating.engine import Allowance, PlanTerms, Rate, Usage, rate_period
 from billing.usage.rollups import rollups_rebuild
+from billing.webhooks import webhook_emit
 
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3}
 UNITS = {"voice": "min", "sms": "msg", "data": "MB"}
@@ -444,6 +445,22 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
     statement.issued_at = now
     statement.due_date = now.astimezone(organization.tz).date() + timedelta(days=organization.payment_terms_days)
     statement.save()
+    webhook_emit(
+        organization=organization,
+        event="statement.issued",
+        event_id=f"statement.issued:{statement.number}",
+        payload={
+            "number": statement.number,
+            "account_number": organization.account_number,
+            "period_start": statement.period_start.isoformat(),
+            "period_end": statement.period_end.isoformat(),
+            "currency": statement.currency,
+            "subtotal": str(statement.subtotal),
+            "tax": str(statement.tax_amount),
+            "total": str(statement.total),
+            "due_date": statement.due_date.isoformat(),
+        },
+    )
     return statement
 
 

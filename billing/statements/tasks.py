@@ -9,7 +9,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Organization, Statement
+from billing.models import Organization, Statement, WebhookDelivery
 from billing.statements.pdf import statement_render
 from billing.statements.services import (
     BillingError,
@@ -17,6 +17,7 @@ from billing.statements.services import (
     period_containing,
     statement_issue,
 )
+from billing.webhooks import webhook_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,10 @@ def issue_statement(organization_id: int, period_start: str) -> int:
     """Issue the statement of one organization and period (no-op when it exists), then render its PDF."""
     organization = Organization.objects.get(pk=organization_id)
     period = period_containing(organization, date.fromisoformat(period_start))
-    statement = statement_issue(organization=organization, period=period)
-    if statement.pdf_status != Statement.PdfStatus.READY:
-        transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
+    with transaction.atomic():
+        statement = statement_issue(organization=organization, period=period)
+        if statement.pdf_status != Statement.PdfStatus.READY:
+            transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
     return statement.pk
 
 
@@ -105,3 +107,23 @@ def run_daily_billing() -> int:
             issue_statement.delay(organization.pk, period.start.isoformat())
             started += 1
     return started
+
+
+WEBHOOK_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, max_retries=WEBHOOK_MAX_RETRIES)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Deliver one webhook; retried with exponential backoff; every attempt is recorded."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != WebhookDelivery.Status.PENDING:
+        return delivery.status
+    if webhook_attempt(delivery):
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.DELIVERED, delivered_at=timezone.now()
+        )
+        return "delivered"
+    if self.request.retries >= WEBHOOK_MAX_RETRIES:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
+        return "failed"
+    raise self.retry(countdown=min(30 * 2**self.request.retries, 6 * 3600))

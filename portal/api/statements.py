@@ -84,6 +84,9 @@ class StatementType(DjangoObjectType):
     pdf_status = graphene.Field(PdfStatusEnum, required=True, description="Whether the PDF is ready.")
     pdf_url = graphene.String(description="Download link for the PDF (same authentication); null until ready.")
     lines = graphene.List(graphene.NonNull(StatementLineType), required=True, description="Line items, in order.")
+    disputes = graphene.List(
+        graphene.NonNull(lambda: DisputeType), required=True, description="Disputes of its lines and their outcome."
+    )
     breakdowns = graphene.List(
         graphene.NonNull(StatementBreakdownType),
         required=True,
@@ -93,7 +96,9 @@ class StatementType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return visible_statements(info).prefetch_related("lines", "breakdowns")
+        return visible_statements(info).prefetch_related(
+            "lines", "breakdowns", "disputes__line", "disputes__adjustment"
+        )
 
     def resolve_pdf_url(statement, info):
         if statement.pdf_status != Statement.PdfStatus.READY:
@@ -102,6 +107,9 @@ class StatementType(DjangoObjectType):
 
     def resolve_lines(statement, info):
         return statement.lines.all()
+
+    def resolve_disputes(statement, info):
+        return [DisputeType.of(d) for d in statement.disputes.all()]
 
     def resolve_breakdowns(statement, info, dimension=None):
         rows = statement.breakdowns.all()
@@ -121,3 +129,85 @@ class Query(graphene.ObjectType):
 
     def resolve_statement(root, info, number):
         return StatementType.get_queryset(None, info).filter(number=number).first()
+
+
+class DisputeType(graphene.ObjectType):
+    class Meta:
+        name = "Dispute"
+        description = "A dispute of a statement line and its outcome."
+
+    line_position = graphene.Int(required=True, description="Position of the disputed line.")
+    reason = graphene.String(required=True, description="Why the customer disputes it.")
+    status = graphene.String(required=True, description="open, accepted (credited on a later statement) or rejected.")
+    resolution = graphene.String(required=True, description="Staff's answer (empty while open).")
+    raised_at = graphene.DateTime(required=True, description="When it was raised.")
+    resolved_at = graphene.DateTime(description="When it was resolved.")
+    credit = graphene.Decimal(description="The credit granted, when accepted.")
+
+    @staticmethod
+    def of(dispute):
+        return DisputeType(
+            line_position=dispute.line.position,
+            reason=dispute.reason,
+            status=dispute.status,
+            resolution=dispute.resolution,
+            raised_at=dispute.raised_at,
+            resolved_at=dispute.resolved_at,
+            credit=-dispute.adjustment.amount if dispute.adjustment_id else None,
+        )
+
+
+class MutationError(graphene.ObjectType):
+    class Meta:
+        description = "Why a mutation did nothing: which argument and what is wrong."
+
+    field = graphene.String(description="The argument at fault, if one is.")
+    code = graphene.String(required=True, description="Stable error code.")
+    message = graphene.String(required=True, description="What is wrong.")
+
+
+class DisputeStatementLine(graphene.Mutation):
+    class Meta:
+        description = (
+            "Dispute one line of an issued statement (administrators and analysts; token scope statements:dispute)."
+        )
+
+    class Arguments:
+        number = graphene.String(required=True, description="Statement number.")
+        line_position = graphene.Int(required=True, description="Position of the line on the statement.")
+        reason = graphene.String(required=True, description="Why (shown to staff).")
+
+    dispute = graphene.Field(DisputeType, description="The dispute, when raised.")
+    errors = graphene.List(graphene.NonNull(MutationError), required=True, description="Empty on success.")
+
+    def mutate(root, info, number, line_position, reason):
+        from billing.models import StatementLine
+        from billing.statements.disputes import dispute_open
+        from billing.statements.services import BillingError
+
+        c = caller(info)
+        if not c.may(ApiToken.Scope.STATEMENTS_DISPUTE):
+            raise ApiError("this token lacks the statements:dispute scope", Codes.FORBIDDEN, scope="statements:dispute")
+        statement = visible_statements(info).filter(number=number).first()
+        line = StatementLine.objects.filter(statement=statement, position=line_position).first() if statement else None
+        if line is None:
+            return DisputeStatementLine(
+                errors=[
+                    MutationError(
+                        field="linePosition" if statement else "number",
+                        code=Codes.NOT_FOUND,
+                        message="no such statement line",
+                    )
+                ]
+            )
+        try:
+            dispute = dispute_open(line=line, reason=reason, user=c.user)
+        except BillingError as exc:
+            return DisputeStatementLine(
+                errors=[MutationError(field="reason", code=Codes.BAD_ARGUMENT, message=str(exc))]
+            )
+        return DisputeStatementLine(dispute=DisputeType.of(dispute), errors=[])
+
+
+class Mutation(graphene.ObjectType):
+    dispute_statement_line = DisputeStatementLine.Field(description="Dispute a statement line.")

@@ -1,3 +1,5 @@
+"""The hand-computed billing fixture (see tests/statements/test_billing_run.py)."""
+
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D

@@ -1,0 +1,169 @@
+"""Staff tools in the Django admin: customers, catalog, statements (read-only), disputes, imports."""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+
+from billing.models import (
+    Adjustment,
+    Dispute,
+    ImportBatch,
+    ImportRejection,
+    Line,
+    Location,
+    Organization,
+    Person,
+    Plan,
+    PlanAllowance,
+    PlanRate,
+    Statement,
+    StatementLine,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from billing.statements.disputes import dispute_resolve
+from billing.statements.services import BillingError
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["account_number", "name", "country", "currency", "billing_day", "personalization_consent"]
+    search_fields = ["account_number", "name"]
+
+
+@admin.register(Location, Person)
+class OwnedAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization"]
+    list_filter = ["organization"]
+    search_fields = ["name"]
+
+
+@admin.register(Line)
+class LineAdmin(admin.ModelAdmin):
+    list_display = ["number", "organization", "activated_on", "deactivated_on"]
+    list_filter = ["organization"]
+    search_fields = ["number"]
+
+
+class PlanRateInline(admin.TabularInline):
+    model = PlanRate
+    extra = 0
+
+
+class PlanAllowanceInline(admin.TabularInline):
+    model = PlanAllowance
+    extra = 0
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "currency", "monthly_fee"]
+    inlines = [PlanRateInline, PlanAllowanceInline]
+
+
+class StatementLineInline(admin.TabularInline):
+    model = StatementLine
+    extra = 0
+    can_delete = False
+    fields = ["position", "kind", "description", "quantity", "unit", "amount"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    """Read-only: issued statements are immutable (the database refuses changes anyway)."""
+
+    list_display = ["number", "organization", "period_start", "status", "total", "currency", "pdf_status"]
+    list_filter = ["status", "pdf_status"]
+    search_fields = ["number", "organization__account_number"]
+    inlines = [StatementLineInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(admin.ModelAdmin):
+    list_display = ["organization", "amount", "reason", "created_by", "created_at", "applied_to"]
+    readonly_fields = ["applied_to", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class DisputeResolutionForm(forms.ModelForm):
+    decision = forms.ChoiceField(
+        choices=[("", "— keep open —"), ("accept", "Accept and credit"), ("reject", "Reject")], required=False
+    )
+    credit = forms.DecimalField(required=False, min_value=Decimal("0.01"), help_text="Default: the whole line")
+
+    class Meta:
+        model = Dispute
+        fields = ["resolution"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    form = DisputeResolutionForm
+    list_display = ["statement", "line", "status", "raised_by", "raised_at", "resolved_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "statement",
+        "line",
+        "reason",
+        "raised_by",
+        "raised_at",
+        "status",
+        "resolved_by",
+        "resolved_at",
+        "adjustment",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        decision = form.cleaned_data.get("decision")
+        if not decision:
+            return
+        try:
+            dispute_resolve(
+                dispute=obj,
+                accept=decision == "accept",
+                resolution=form.cleaned_data["resolution"],
+                user=request.user,
+                credit=form.cleaned_data.get("credit"),
+            )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+
+
+class ImportRejectionInline(admin.TabularInline):
+    model = ImportRejection
+    extra = 0
+    readonly_fields = ["line_number", "reason", "raw"]
+    can_delete = False
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ["filename", "format", "status", "rows", "loaded", "duplicates", "rejected", "started_at"]
+    inlines = [ImportRejectionInline]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "organization", "active", "created_at"]
+    exclude = ["secret"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "endpoint", "status", "created_at", "delivered_at"]
+    list_filter = ["status"]
