@@ -102,3 +102,93 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["organization", "-at"], name="audit_org_at")]
+
+
+class SavedView(models.Model):
+    """A usage-explorer view a user bookmarked by name: the explorer's whole state is its query string."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, help_text="The explorer's URL query string, without '?'")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "organization", "name"], name="saved_view_name_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+class ExportJob(models.Model):
+    """A CSV/XLSX export too large to stream in the request: built by a Celery task, downloaded when ready."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="exports")
+    kind = models.CharField(max_length=32, help_text="What is exported, e.g. usage_summary or usage_records")
+    file_format = models.CharField(max_length=4, default="csv")
+    params = models.JSONField(default=dict, help_text="The explorer state the export was asked with")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    file = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)
+
+
+class Budget(models.Model):
+    """A monthly spending limit for a location, a person or the whole organization (both empty).
+
+    When usage charges in a billing period cross one of ``thresholds`` (percent of ``amount``), the
+    organization's administrators get one email per threshold and period."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Per billing period, in its currency")
+    thresholds = ArrayField(models.PositiveSmallIntegerField(), default=list, help_text="Percents, e.g. [80, 100]")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="budget_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(location__isnull=True) | Q(person__isnull=True), name="budget_location_or_person"
+            ),
+        ]
+
+
+class BudgetAlert(models.Model):
+    """One alert sent: a threshold of a budget crossed in a billing period (unique, so sent once)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period_start = models.DateField()
+    threshold = models.PositiveSmallIntegerField()
+    spent = models.DecimalField(max_digits=12, decimal_places=2)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period_start", "threshold"], name="budget_alert_once")
+        ]

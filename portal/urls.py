@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("organization/", views.switch_organization, name="switch-organization"),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("statements/<int:statement_id>/calls.csv", statements.statement_calls_csv, name="statement-calls-csv"),

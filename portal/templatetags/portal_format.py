@@ -1,0 +1,56 @@
+"""Money, numbers, dates and times as the acting organization writes them (its locale and time zone).
+
+Tags read ``organization`` from the page context (set by portal.web.context), e.g. ``{% money total %}``,
+``{% num minutes 1 %}``, ``{% day statement.due_date %}``, ``{% moment record.started_at %}``.
+"""
+
+from babel.dates import format_datetime
+from django import template
+
+from billing.statements.formatting import Formatter, locale_of
+
+register = template.Library()
+
+
+def _formatter(context) -> Formatter:
+    organization = context["organization"]
+    cache = context.render_context
+    key = ("formatter", organization.pk)
+    if key not in cache:
+        cache[key] = Formatter(organization)
+    return cache[key]
+
+
+@register.simple_tag(takes_context=True)
+def money(context, amount):
+    return "" if amount is None else _formatter(context).money(amount)
+
+
+@register.simple_tag(takes_context=True)
+def num(context, value, places=0):
+    return "" if value is None else _formatter(context).number(value, places)
+
+
+@register.simple_tag(takes_context=True)
+def day(context, value, style="medium"):
+    return "" if value is None else _formatter(context).date(value, style)
+
+
+@register.simple_tag(takes_context=True)
+def moment(context, value, style="medium"):
+    """A UTC timestamp shown in the organization's time zone."""
+    if value is None:
+        return ""
+    organization = context["organization"]
+    return format_datetime(value.astimezone(organization.tz), format=style, locale=locale_of(organization))
+
+
+@register.filter
+def duration(seconds):
+    """Seconds as h:mm:ss (or m:ss under an hour)."""
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
