@@ -86,6 +86,8 @@ def demo() -> None:
     manage("migrate", "--no-input", "-v", "0")
     say("loading demo data (only when the database has none)")
     manage("seed_demo", "--if-empty")
+    say("issuing the statements of every closed billing period (kept between runs; PDFs by the worker)")
+    manage("run_billing", "--all-closed", "--no-pdf")
     say("starting a local Celery worker")
     worker = subprocess.Popen(
         [

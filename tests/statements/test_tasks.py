@@ -78,3 +78,21 @@ def test_daily_billing_starts_each_missing_statement_once(billed_org, monkeypatc
     call_command("run_billing", "--period", "2026-10", "--no-pdf", stdout=StringIO())
     started.clear()
     assert tasks.run_daily_billing() == 0 and started == []
+
+
+def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
+    billed_org, monkeypatch, django_capture_on_commit_callbacks
+):
+    from billing.management.commands import run_billing
+
+    queued = []
+    monkeypatch.setattr(run_billing.render_statement_pdf, "delay", queued.append)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("run_billing", "--all-closed", "--no-pdf", stdout=StringIO())
+    statements = Statement.objects.filter(organization=billed_org).order_by("period_start")
+    periods = run_billing.closed_periods(billed_org)
+    assert [s.period_start for s in statements] == [p.start for p in periods] and periods
+    assert sorted(queued) == sorted(s.pk for s in statements) * 2  # still pending: queued again, rendered once
+    with pytest.raises(CommandError):
+        call_command("run_billing")
