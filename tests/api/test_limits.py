@@ -199,3 +199,18 @@ def test_bad_arguments_get_clear_errors_never_500(client_api, arguments, code, n
 def test_malformed_node_id(client_api):
     status, body = client_api.post('{ node(id: "%%%") { id } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_ID"
+
+
+def test_graphiql_is_served_from_our_origin_and_can_be_switched_off(client, db, settings):
+    from django.contrib.staticfiles import finders
+
+    settings.GRAPHIQL = True
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and b'id="graphiql"' in page.content
+    assert b"cdn." not in page.content and b"https://" not in page.content
+    for asset in ("vendor/graphiql-3.8.3/graphiql.min.js", "vendor/react-18.3.1/react.production.min.js"):
+        assert asset.encode() in page.content and finders.find(asset)
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    settings.GRAPHIQL = False
+    refused = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert refused.status_code in (400, 401) and refused.json()["errors"][0]["extensions"]["code"]

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +27,7 @@ from graphql import GraphQLError, OperationType, execute, get_operation_ast, par
 from portal.api.core import limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.api.core.errors import ApiError, Codes
+from portal.web.security import POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,21 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def _wants_html(request) -> bool:
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _graphiql(request):
+    """GraphiQL, served from static/vendor (no CDN). It runs no query itself: its requests come back
+    here as JSON and go through every check below. React and CodeMirror set inline styles, so this page
+    alone allows them (and its fonts, which come as data: URLs); scripts stay limited to our origin."""
+    response = render(request, "portal/api/graphiql.html")
+    response.headers["Content-Security-Policy"] = POLICY.replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    ).replace("font-src 'self'", "font-src 'self' data:")
+    return response
+
+
 class _Refused(Exception):
     def __init__(self, response: JsonResponse):
         self.response = response
@@ -52,6 +69,8 @@ class GraphQLView(View):
     schema = None
 
     def dispatch(self, request, *args, **kwargs):
+        if settings.GRAPHIQL and request.method == "GET" and not request.GET.get("query") and _wants_html(request):
+            return _graphiql(request)
         try:
             return self._handle(request)
         except _Refused as refused:
