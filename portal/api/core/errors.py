@@ -32,3 +32,7 @@ class Codes:
     CSRF_FAILED = "CSRF_FAILED"
     TIMEOUT = "STATEMENT_TIMEOUT"
     INTERNAL = "INTERNAL_ERROR"
+    # Raised by the usage selectors (billing.usage.selectors.UsageQueryError) and passed through.
+    PERIOD_TOO_LONG = "PERIOD_TOO_LONG"
+    TOO_MANY_GROUPS = "TOO_MANY_GROUPS"
+    BAD_CURSOR = "BAD_CURSOR"
