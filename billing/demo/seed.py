@@ -335,6 +335,11 @@ def seed_reset() -> None:
         ids = list(Organization.objects.filter(account_number__in=demo_accounts()).values_list("id", flat=True))
         if ids:
             for table in (
+                "billing_offerchangerequest",
+                "billing_offerresponse",
+                "billing_offerimpression",
+                "billing_offerrecommendation",
+                "billing_offerrun",
                 "billing_usagedaily",
                 "billing_usagehourly",
                 "billing_usagerecord",
