@@ -33,8 +33,8 @@ CATEGORY_PHRASES = {
     "internal": "internal calls",
     "other": "other calls",
 }
-# The retention signal: minutes falling by at least this much from the first to the last month, or lines
-# switched off. Simple on purpose: staff and customers can check it against their statements.
+# The retention signal: minutes falling by at least this much from the first to the last month, or more
+# lines switched off than added. Simple on purpose: staff and customers can check it against their statements.
 RETENTION_TREND_PERCENT = Decimal(-15)
 TWO = Decimal("0.01")
 
@@ -66,7 +66,7 @@ class Profile:
 
     @property
     def minutes_total(self) -> Decimal:
-        return sum(self.minutes_by_month, Decimal(0))
+        return sum(self.minutes_by_key.values(), Decimal(0))
 
     @property
     def trend_percent(self) -> Decimal:
@@ -102,8 +102,11 @@ class Profile:
         reasons = []
         if self.trend_percent <= RETENTION_TREND_PERCENT:
             reasons.append(f"your call minutes fell by {abs(self.trend_percent)} % from the first to the last month")
-        if self.lines_removed:
-            reasons.append(f"{self.lines_removed} line{'s were' if self.lines_removed != 1 else ' was'} switched off")
+        if self.lines_removed > self.lines_added:  # lines replaced by new ones are not a sign of leaving
+            text = f"{self.lines_removed} line{'s were' if self.lines_removed != 1 else ' was'} switched off"
+            if self.lines_added:
+                text += f" and only {self.lines_added} added"
+            reasons.append(text)
         return bool(reasons), reasons
 
     def as_json(self, names: dict[str, dict]) -> dict:
@@ -140,41 +143,46 @@ def profile_build(
     lines: list[tuple[int, date, date | None]],
 ) -> Profile:
     """Summarize the periods' usage (rated under the organization's current plans)."""
-    minutes_by_month = []
-    by_key: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    by_country: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    by_location: dict[int | None, Decimal] = defaultdict(Decimal)
-    by_person: dict[int | None, Decimal] = defaultdict(Decimal)
+    # Seconds are summed as integers and turned into minutes once, so the profile is exact.
+    seconds_by_month = []
+    by_key: dict[tuple[str, str], int] = defaultdict(int)
+    by_country: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_location: dict[int | None, int] = defaultdict(int)
+    by_person: dict[int | None, int] = defaultdict(int)
     usage_cost = Decimal(0)
     overage = Decimal(0)
     for loaded, period_rating in zip(periods, rated, strict=True):
-        month = Decimal(0)
+        month = 0
         for r in period_rating.result.rated:
             u = r.usage
             if r.chargeable and u.usage_type == "voice":
-                minutes = Decimal(u.billable_seconds) / 60
-                month += minutes
-                by_key[(u.category, u.zone)] += minutes
-                by_country[(u.category, u.zone)][loaded.countries.get(u.id, "")] += minutes
+                seconds = u.billable_seconds
+                month += seconds
+                by_key[(u.category, u.zone)] += seconds
+                by_country[(u.category, u.zone)][loaded.countries.get(u.id, "")] += seconds
                 location_id, person_id, _band, _seconds = loaded.extra[u.id]
-                by_location[location_id] += minutes
-                by_person[person_id] += minutes
+                by_location[location_id] += seconds
+                by_person[person_id] += seconds
             if r.chargeable and r.amount > 0:
                 plan = period_rating.plan_for(u)
                 if plan is not None and any(a.covers(u) for a in plan.allowances):
                     overage += r.amount
-        minutes_by_month.append(month)
+        seconds_by_month.append(month)
         usage_cost += sum((money(exact, currency) for _key, (_q, exact, _n) in period_rating.usage_groups), Decimal(0))
+
+    def minutes(values: dict) -> dict:
+        return {key: Decimal(value) / 60 for key, value in values.items()}
+
     start, end = periods[0].period.start, periods[-1].period.end
     return Profile(
         months=len(periods),
         period_start=start,
         period_end=end,
-        minutes_by_month=minutes_by_month,
-        minutes_by_key=dict(by_key),
-        minutes_by_country={k: dict(v) for k, v in by_country.items()},
-        minutes_by_location=dict(by_location),
-        minutes_by_person=dict(by_person),
+        minutes_by_month=[Decimal(m) / 60 for m in seconds_by_month],
+        minutes_by_key=minutes(by_key),
+        minutes_by_country={k: minutes(v) for k, v in by_country.items()},
+        minutes_by_location=minutes(by_location),
+        minutes_by_person=minutes(by_person),
         usage_cost_total=usage_cost,
         overage_total=money(overage, currency),
         lines_active=sum(1 for _id, on, off in lines if on <= end and (off is None or off > end)),
@@ -345,7 +353,7 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     top = ""
     if countries:
         country = max(countries.items(), key=lambda item: (item[1], item[0]))[0]
-        name = Locale.parse(locale).territories.get(country) if country else None
+        name = Locale.parse("en").territories.get(country) if country else None  # the words are English
         if name:
             top = f" (most to {name})"
     return f"{fmt.number(minutes)} minutes of {what}{top}"
