@@ -74,32 +74,32 @@ def offers_for(*, scope: Scope, statement: Statement | None = None, now: datetim
         ).values_list("offer_id", flat=True)
     )
     fmt = Formatter(organization)
-    views = []
-    for rec in recs:
-        if rec.offer_id in declined:
-            continue
-        response = getattr(rec, "response", None)
-        views.append(
-            OfferView(
-                id=rec.pk,
-                code=rec.offer.code,
-                kind=rec.offer.kind,
-                title=rec.title,
-                copy=rec.offer.customer_copy,
-                reason=rec.reason,
-                personalized=rec.personalized,
-                retention=rec.retention,
-                currency=rec.currency,
-                saving_monthly=rec.saving_monthly,
-                saving_total=rec.saving_total,
-                saving_monthly_display=fmt.money(rec.saving_monthly) if rec.saving_monthly is not None else "",
-                months=rec.months,
-                status=response.decision if response else "open",
-                statement_id=rec.statement_id,
-                recommendation=rec,
-            )
-        )
+    views = [view_of(rec, fmt) for rec in recs if rec.offer_id not in declined]
     return views[: int(setting("OFFERS_MAX_SHOWN"))]
+
+
+def view_of(rec: OfferRecommendation, fmt: Formatter | None = None) -> OfferView:
+    """An OfferView of a recommendation loaded with ``offer`` and ``response``."""
+    fmt = fmt or Formatter(rec.organization)
+    response = getattr(rec, "response", None)
+    return OfferView(
+        id=rec.pk,
+        code=rec.offer.code,
+        kind=rec.offer.kind,
+        title=rec.title,
+        copy=rec.offer.customer_copy,
+        reason=rec.reason,
+        personalized=rec.personalized,
+        retention=rec.retention,
+        currency=rec.currency,
+        saving_monthly=rec.saving_monthly,
+        saving_total=rec.saving_total,
+        saving_monthly_display=fmt.money(rec.saving_monthly) if rec.saving_monthly is not None else "",
+        months=rec.months,
+        status=response.decision if response else "open",
+        statement_id=rec.statement_id,
+        recommendation=rec,
+    )
 
 
 def statement_pdf_offers(*, statement: Statement) -> list[dict]:
@@ -137,6 +137,10 @@ class ReportRow:
     holdout: GroupNumbers  # organizations in the holdout (generic offers only)
     other: GroupNumbers  # not personalized for lack of consent
     savings_by_currency: dict[str, Decimal]  # estimated monthly savings of accepted offers
+
+    @property
+    def groups(self) -> list[GroupNumbers]:
+        return [self.personalized, self.holdout, self.other]
 
     @property
     def impressions(self) -> int:
