@@ -55,14 +55,18 @@ def consultancy(make, catalog, *, consent=True, eu_calls_per_day=3, seed=1, name
     since = datetime(2026, 1, 1, tzinfo=UTC)
     lines = []
     for i, person in enumerate(people):
-        line = make.line(org, f"+31205550{100 + i}", person=person, location=hq if i < 3 else rdam, since=since)
+        line = make.line(
+            org, f"+312055{seed:02d}{100 + i:03d}", person=person, location=hq if i < 3 else rdam, since=since
+        )
         make.line_plan(line, mobile, valid_from=date(2026, 1, 1))
         lines.append(line)
     lines[3].deactivated_on = date(2026, 9, 20)  # switched off mid-period: prorated
     lines[3].save()
     late = None
     if add_line:
-        late = make.line(org, "+31205550199", person=people[0], location=hq, since=datetime(2026, 9, 12, tzinfo=UTC))
+        late = make.line(
+            org, f"+312055{seed:02d}199", person=people[0], location=hq, since=datetime(2026, 9, 12, tzinfo=UTC)
+        )
         make.line_plan(late, mobile, valid_from=date(2026, 9, 12))
     rnd = random.Random(seed)
     eu = ["+4930123456{:02d}", "+33142685{:03d}", "+3226401{:03d}", "+4319876{:03d}"]
