@@ -333,6 +333,10 @@ def period_words(start: date, end: date, locale: str, billing_day: int) -> str:
     return format_interval(start, end, skeleton, locale=locale)
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: Formatter, locale: str) -> str | None:
     keys = [(category, zone) for usage_type, category, zone in changed if usage_type == "voice"]
     minutes = sum((profile.minutes_by_key.get(k, Decimal(0)) for k in keys), Decimal(0))
@@ -342,9 +346,9 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     others = sorted({category for category, zone in keys if category != "international"})
     parts = []
     if zones:
-        parts.append("calls to " + " and ".join(ZONE_NAMES.get(z, z) for z in zones))
+        parts.append("calls to " + _and([ZONE_NAMES.get(z, z) for z in zones]))
     parts += [CATEGORY_PHRASES.get(c, f"{c} calls") for c in others]
-    what = " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    what = _and(parts)
     countries: dict[str, Decimal] = defaultdict(Decimal)
     for key in keys:
         if key[0] == "international":
