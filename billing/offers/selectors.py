@@ -73,6 +73,9 @@ def offers_for(*, scope: Scope, statement: Statement | None = None, now: datetim
             organization=organization, decision=OfferResponse.Decision.DECLINED, at__gte=since
         ).values_list("offer_id", flat=True)
     )
+    if not organization.personalization_consent:
+        # Consent withdrawn since the offers were computed: their usage-based reasons are not shown anymore.
+        recs = [rec for rec in recs if not rec.personalized]
     fmt = Formatter(organization)
     views = [view_of(rec, fmt) for rec in recs if rec.offer_id not in declined]
     return views[: int(setting("OFFERS_MAX_SHOWN"))]

@@ -181,3 +181,17 @@ def test_statement_run_is_computed_once(meridian):
     assert first.pk == again.pk
     assert OfferRun.objects.filter(statement=statements[-1]).count() == 1
     assert OfferRecommendation.objects.filter(run=first).count() == first.recommendations.count()
+
+
+def test_withdrawn_consent_hides_personalized_offers_already_computed(meridian, make):
+    from billing.offers.selectors import offers_for
+    from portal.scopes import scope_for
+
+    statements = issue_periods(meridian)
+    offers_compute(organization=meridian, statement=statements[-1], now=ISSUED_AT)
+    scope = scope_for(make.membership(make.user(), meridian, role="admin"))
+    assert any(v.personalized for v in offers_for(scope=scope, statement=statements[-1]))
+    meridian.personalization_consent = False
+    meridian.save()
+    scope = scope_for(make.membership(make.user(), meridian, role="admin"))
+    assert not any(v.personalized for v in offers_for(scope=scope, statement=statements[-1]))

@@ -154,3 +154,19 @@ def test_compute_offers_command(make, catalog):
     assert OfferRun.objects.filter(statement=statements[-1]).count() == 1
     assert OfferRun.objects.filter(organization=org).count() == 2
     assert OfferRun.objects.get(statement=statements[-1]).computed_at > ISSUED_AT - timedelta(days=1)
+
+
+def test_pdf_download_records_an_impression_of_each_frozen_offer(make, catalog, settings, tmp_path, client):
+    settings.MEDIA_ROOT = tmp_path
+    org = consultancy(make, catalog)
+    statement = issue_periods(org)[-1]
+    statement_render(statement=statement)
+    frozen = list(OfferRecommendation.objects.filter(statement=statement).values_list("pk", flat=True))
+    assert frozen
+    user = make.user()
+    make.membership(user, org, role="analyst")
+    client.force_login(user)
+    response = client.get(reverse("statement-pdf", args=[statement.pk]))
+    assert response.status_code == 200
+    shown = OfferImpression.objects.filter(organization=org, channel="pdf", user=user)
+    assert sorted(shown.values_list("recommendation_id", flat=True)) == sorted(frozen)
