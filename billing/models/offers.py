@@ -126,6 +126,10 @@ class Offer(models.Model):
 
     def clean(self):
         super().clean()
+        try:  # the field skips its validators for "empty" values such as []
+            validate_eligibility(self.eligibility)
+        except ValidationError as exc:
+            raise ValidationError({"eligibility": exc.messages}) from None
         if self.plan_id and self.kind == self.Kind.PLAN_CHANGE and self.overlay:
             raise ValidationError({"overlay": "a plan change replaces the plan; it is not laid over it"})
         if self.plan_id and self.kind in (self.Kind.BUNDLE, self.Kind.ADDON) and not self.overlay:
