@@ -22,6 +22,7 @@ from billing.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from billing.offers.admin import compute_offers  # also registers the offer admin pages
 from billing.statements.disputes import dispute_resolve
 from billing.statements.services import BillingError
 
@@ -30,6 +31,7 @@ from billing.statements.services import BillingError
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["account_number", "name", "country", "currency", "billing_day", "personalization_consent"]
     search_fields = ["account_number", "name"]
+    actions = [compute_offers]
 
 
 @admin.register(Location, Person)

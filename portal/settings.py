@@ -168,7 +168,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ["billing.statements.tasks"]
+CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks"]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
     # each one be picked up soon after its period closes locally. Issuing is idempotent.
@@ -229,3 +229,11 @@ PROVIDER = {
 # Languages of statements and pages (an organization's locale picks one; English otherwise).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "billing" / "locale"]
+
+# --- Personalized offers (billing/offers) ---------------------------------------------------------
+OFFERS_PROFILE_MONTHS = int(os.environ.get("OFFERS_PROFILE_MONTHS", "3"))  # billing periods the profile reads
+OFFERS_MAX_SHOWN = int(os.environ.get("OFFERS_MAX_SHOWN", "3"))  # at most this many per statement / page
+OFFERS_DECLINE_SUPPRESS_DAYS = int(os.environ.get("OFFERS_DECLINE_SUPPRESS_DAYS", "90"))  # declined: hidden this long
+# A deterministic share of organizations (hash of id + salt) sees no personalized offers: the control group.
+OFFERS_HOLDOUT_SHARE = float(os.environ.get("OFFERS_HOLDOUT_SHARE", "0.10"))
+OFFERS_HOLDOUT_SALT = os.environ.get("OFFERS_HOLDOUT_SALT", "offers-holdout-2026")

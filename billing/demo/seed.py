@@ -22,6 +22,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from billing.demo.catalog import ensure_catalog, plan_code
+from billing.demo.offers import ensure_offer_catalog
 from billing.models import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.choices import duration_band
 from billing.numbers import classify
@@ -335,6 +336,11 @@ def seed_reset() -> None:
         ids = list(Organization.objects.filter(account_number__in=demo_accounts()).values_list("id", flat=True))
         if ids:
             for table in (
+                "billing_offerchangerequest",
+                "billing_offerresponse",
+                "billing_offerimpression",
+                "billing_offerrecommendation",
+                "billing_offerrun",
                 "billing_usagedaily",
                 "billing_usagehourly",
                 "billing_usagerecord",
@@ -366,6 +372,7 @@ def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date,
     """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``."""
     start = _months_back(end.replace(day=1), months)
     catalog = ensure_catalog({s.currency for s in SHAPES}, rate_change_on=_months_back(end.replace(day=1), months // 2))
+    ensure_offer_catalog({s.currency for s in SHAPES}, valid_from=start)
     report = SeedReport()
     for index, shape in enumerate(SHAPES):
         began = time.monotonic()

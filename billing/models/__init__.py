@@ -1,6 +1,14 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
+from billing.models.offers import (
+    Offer,
+    OfferChangeRequest,
+    OfferImpression,
+    OfferRecommendation,
+    OfferResponse,
+    OfferRun,
+)
 from billing.models.statements import (
     Adjustment,
     Dispute,
@@ -15,6 +23,12 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageRecord
 
 __all__ = [
+    "Offer",
+    "OfferChangeRequest",
+    "OfferImpression",
+    "OfferRecommendation",
+    "OfferResponse",
+    "OfferRun",
     "Dispute",
     "WebhookAttempt",
     "WebhookDelivery",

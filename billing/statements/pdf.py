@@ -119,9 +119,25 @@ def statement_pdf_path(statement: Statement) -> Path:
     return Path(settings.MEDIA_ROOT) / "statements" / statement.organization.account_number / f"{statement.number}.pdf"
 
 
+def statement_pdf_offers(statement: Statement) -> list[dict]:
+    """The offer block of a statement's PDF, frozen with the statement.
+
+    Why not a v2 template: the v1 template already carries an ``{% if offers %}`` block that renders
+    nothing without offers, and what an issued statement shows must depend only on data frozen with it.
+    So the offers are frozen per statement (an OfferRun tied to it, computed once, never recomputed):
+    statements issued before offers existed were frozen with no offers by migration 0009 and re-render
+    byte for byte; newer ones show exactly the offers frozen for them, on every re-render.
+    """
+    from billing.offers.selectors import statement_pdf_offers as frozen
+    from billing.offers.services import statement_offers_freeze
+
+    statement_offers_freeze(statement=statement)  # no-op when already frozen
+    return frozen(statement=statement)
+
+
 def statement_render(*, statement: Statement) -> Path:
     """Render and store the PDF of an issued statement; records its checksum and marks it ready."""
-    pdf = render_pdf(statement_html(statement))
+    pdf = render_pdf(statement_html(statement, offers=statement_pdf_offers(statement)))
     path = statement_pdf_path(statement)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

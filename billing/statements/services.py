@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,7 +38,7 @@ from billing.models import (
     UsageRecord,
 )
 from billing.models.choices import Category, DurationBand, UsageType
-from billing.rating.engine import Allowance, PlanTerms, Rate, Usage, rate_period
+from billing.rating.engine import Allowance, PeriodRating, PlanTerms, Rate, Usage, rate_period
 from billing.usage.rollups import rollups_rebuild
 from billing.webhooks import webhook_emit
 
@@ -152,6 +153,173 @@ def _write_costs(rated, plan_code_of: dict[int, str], plans_by_code: dict[str, P
         cursor.execute("TRUNCATE rated_incoming")
 
 
+@dataclass(frozen=True)
+class RecurringCharge:
+    label: str
+    line: object  # billing.models.Line
+    days: Decimal
+    share: Decimal  # part of the period the line was on the plan (proration)
+    plan_code: str
+
+
+@dataclass
+class PeriodUsage:
+    """An organization's usage and line plans for one billing period, loaded into the rating dataclasses.
+
+    Statements rate it as it is; offers re-rate the very same data under a candidate plan or bundle
+    (``period_usage_rate(..., overlay=...)``), so an offer's price is computed exactly like a statement.
+    """
+
+    period: BillingPeriod
+    terms_by_code: dict[str, PlanTerms]
+    plans_by_code: dict[str, Plan]
+    segments: dict[int, list[tuple[date, date | None, str]]]
+    lines_on_plan: dict[str, list[int]]
+    line_share: dict[int, Decimal]
+    recurring: list[RecurringCharge]
+    usages: list[Usage]
+    extra: dict[int, tuple]  # usage id -> (location_id, person_id, duration_band, duration_seconds)
+    countries: dict[int, str]  # usage id -> called country (ISO), for explanations
+
+
+@dataclass
+class RatedPeriod:
+    result: PeriodRating
+    plan_for: Callable[[Usage], PlanTerms | None]
+    recurring: list[RecurringExact]
+    # ((usage_type, category, zone), (quantity, exact amount, records)), in statement order
+    usage_groups: list[tuple[tuple[str, str, str], tuple[Decimal, Decimal, int]]]
+
+    def charge_lines(self, currency: str) -> dict[tuple, Decimal]:
+        """The recurring and usage lines a statement of this rating would carry, each rounded once
+        (half-up, to the currency's minor unit), keyed by what they charge for."""
+        lines: dict[tuple, Decimal] = defaultdict(Decimal)
+        for item in self.recurring:
+            lines[("recurring", item.line.id, item.plan_code)] += money(item.exact, currency)
+        for key, (_quantity, exact, _count) in self.usage_groups:
+            lines[("usage", *key)] += money(exact, currency)
+        return dict(lines)
+
+
+@dataclass(frozen=True)
+class RecurringExact:
+    label: str
+    line: object
+    days: Decimal
+    exact: Decimal
+    plan_code: str
+
+
+def period_usage_load(*, organization: Organization, period: BillingPeriod) -> PeriodUsage:
+    """Read the period's line plans and usage records (read only; labels in the active language)."""
+    period_end_excl = period.end + timedelta(days=1)
+    line_plans = list(
+        LinePlan.objects.filter(organization=organization, valid_from__lt=period_end_excl)
+        .exclude(valid_to__lte=period.start)
+        .select_related("line", "plan")
+        .prefetch_related("plan__rates", "plan__allowances")
+        .order_by("line__number", "valid_from")
+    )
+    terms_by_code: dict[str, PlanTerms] = {}
+    plans_by_code: dict[str, Plan] = {}
+    segments: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
+    lines_on_plan: dict[str, list[int]] = defaultdict(list)
+    line_share: dict[int, Decimal] = {}
+    recurring = []
+    for lp in line_plans:
+        plans_by_code[lp.plan.code] = lp.plan
+        terms_by_code.setdefault(lp.plan.code, plan_terms(lp.plan))
+        line = lp.line
+        active_from = max(lp.valid_from, line.activated_on)
+        active_to = min(lp.valid_to or date.max, line.deactivated_on or date.max)
+        days = _overlap_days(active_from, None if active_to == date.max else active_to, period)
+        segments[line.id].append((lp.valid_from, lp.valid_to, lp.plan.code))
+        if days <= 0:
+            continue
+        if line.id not in lines_on_plan[lp.plan.code]:
+            lines_on_plan[lp.plan.code].append(line.id)
+        share = Decimal(days) / Decimal(period.days)
+        line_share[line.id] = min(line_share.get(line.id, Decimal(0)) + share, Decimal(1))
+        label = f"{lp.plan.name} — {line.number}"
+        if days < period.days:
+            label += (
+                " (" + _("%(days)s of %(days_in_period)s days") % {"days": days, "days_in_period": period.days} + ")"
+            )
+        recurring.append(RecurringCharge(label, line, Decimal(days), share, lp.plan.code))
+
+    records = list(
+        UsageRecord.objects.filter(organization=organization, local_date__range=(period.start, period.end)).values_list(
+            "id",
+            "line_id",
+            "usage_type",
+            "started_at",
+            "local_date",
+            "direction",
+            "answered",
+            "billable_seconds",
+            "category",
+            "zone",
+            "data_bytes",
+            "location_id",
+            "person_id",
+            "duration_band",
+            "duration_seconds",
+            "country",
+        )
+    )
+    return PeriodUsage(
+        period=period,
+        terms_by_code=terms_by_code,
+        plans_by_code=plans_by_code,
+        segments=dict(segments),
+        lines_on_plan=dict(lines_on_plan),
+        line_share=line_share,
+        recurring=recurring,
+        usages=[Usage(*row[:11]) for row in records],
+        extra={row[0]: row[11:15] for row in records},
+        countries={row[0]: row[15] for row in records},
+    )
+
+
+def period_usage_rate(loaded: PeriodUsage, *, overlay: Callable[[PlanTerms], PlanTerms] | None = None) -> RatedPeriod:
+    """Rate a loaded period (pure: no database). ``overlay`` maps each line's plan terms to the terms
+    to rate under instead (an offer's plan change or bundle); statements pass none."""
+    terms = {code: overlay(t) if overlay else t for code, t in loaded.terms_by_code.items()}
+    lines_on_plan: dict[str, list[int]] = defaultdict(list)
+    for code, line_ids in loaded.lines_on_plan.items():
+        target = lines_on_plan[terms[code].code]  # a plan change may pool lines of several plans
+        target.extend(lid for lid in line_ids if lid not in target)
+
+    def plan_for(usage: Usage) -> PlanTerms | None:
+        for start, end, code in loaded.segments.get(usage.line_id, ()):
+            if start <= usage.local_date and (end is None or usage.local_date < end):
+                return terms[code]
+        return None
+
+    result = rate_period(loaded.usages, plan_for, lines_on_plan=lines_on_plan, line_share=loaded.line_share)
+    recurring = [
+        RecurringExact(item.label, item.line, item.days, terms[item.plan_code].monthly_fee * item.share, item.plan_code)
+        for item in loaded.recurring
+        if terms[item.plan_code].monthly_fee
+    ]
+    groups: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
+    for r in result.rated:
+        if not r.chargeable:
+            continue
+        key = (r.usage.usage_type, r.usage.category, r.usage.zone)
+        groups[key][0] += r.quantity - r.covered
+        groups[key][1] += r.amount
+        groups[key][2] += 1
+    type_order = {t: i for i, t in enumerate(UsageType.values)}
+    usage_groups = [
+        (key, tuple(value))
+        for key, value in sorted(
+            groups.items(), key=lambda item: (type_order.get(item[0][0], 9), item[0][1], item[0][2])
+        )
+    ]
+    return RatedPeriod(result=result, plan_for=plan_for, recurring=recurring, usage_groups=usage_groups)
+
+
 def statement_issue(*, organization: Organization, period: BillingPeriod, now: datetime | None = None) -> Statement:
     """Rate the period's usage and issue its statement; returns the existing one if already issued.
 
@@ -191,76 +359,10 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         language=statement_language(organization),
         tax_rate=organization.tax_rate,
     )
-    period_end_excl = period.end + timedelta(days=1)
-
-    # --- Plans of the lines in the period ---------------------------------------------------------
-    line_plans = list(
-        LinePlan.objects.filter(organization=organization, valid_from__lt=period_end_excl)
-        .exclude(valid_to__lte=period.start)
-        .select_related("line", "plan")
-        .prefetch_related("plan__rates", "plan__allowances")
-        .order_by("line__number", "valid_from")
-    )
-    terms_by_code: dict[str, PlanTerms] = {}
-    plans_by_code: dict[str, Plan] = {}
-    segments: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
-    lines_on_plan: dict[str, list[int]] = defaultdict(list)
-    line_share: dict[int, Decimal] = {}
-    recurring = []
-    for lp in line_plans:
-        plans_by_code[lp.plan.code] = lp.plan
-        terms_by_code.setdefault(lp.plan.code, plan_terms(lp.plan))
-        line = lp.line
-        active_from = max(lp.valid_from, line.activated_on)
-        active_to = min(lp.valid_to or date.max, line.deactivated_on or date.max)
-        days = _overlap_days(active_from, None if active_to == date.max else active_to, period)
-        segments[line.id].append((lp.valid_from, lp.valid_to, lp.plan.code))
-        if days <= 0:
-            continue
-        if line.id not in lines_on_plan[lp.plan.code]:
-            lines_on_plan[lp.plan.code].append(line.id)
-        share = Decimal(days) / Decimal(period.days)
-        line_share[line.id] = min(line_share.get(line.id, Decimal(0)) + share, Decimal(1))
-        if lp.plan.monthly_fee:
-            exact = lp.plan.monthly_fee * share
-            label = f"{lp.plan.name} — {line.number}"
-            if days < period.days:
-                label += (
-                    " ("
-                    + _("%(days)s of %(days_in_period)s days") % {"days": days, "days_in_period": period.days}
-                    + ")"
-                )
-            recurring.append((label, line, Decimal(days), exact))
-
-    def plan_for(usage: Usage) -> PlanTerms | None:
-        for start, end, code in segments.get(usage.line_id, ()):
-            if start <= usage.local_date and (end is None or usage.local_date < end):
-                return terms_by_code[code]
-        return None
-
-    # --- Rate the usage ---------------------------------------------------------------------------
-    records = list(
-        UsageRecord.objects.filter(organization=organization, local_date__range=(period.start, period.end)).values_list(
-            "id",
-            "line_id",
-            "usage_type",
-            "started_at",
-            "local_date",
-            "direction",
-            "answered",
-            "billable_seconds",
-            "category",
-            "zone",
-            "data_bytes",
-            "location_id",
-            "person_id",
-            "duration_band",
-            "duration_seconds",
-        )
-    )
-    usages = [Usage(*row[:11]) for row in records]
-    extra = {row[0]: row[11:] for row in records}
-    result = rate_period(usages, plan_for, lines_on_plan=lines_on_plan, line_share=line_share)
+    loaded = period_usage_load(organization=organization, period=period)
+    rated = period_usage_rate(loaded)
+    result, plan_for, extra, plans_by_code = rated.result, rated.plan_for, loaded.extra, loaded.plans_by_code
+    usages = loaded.usages
     plan_code_of = {}
     for r in result.rated:
         plan = plan_for(r.usage)
@@ -286,21 +388,10 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
             )
         )
 
-    for label, line, days, exact in recurring:
-        add(StatementLine.Kind.RECURRING, label, exact, line=line, quantity=days, unit="days")
+    for item in rated.recurring:
+        add(StatementLine.Kind.RECURRING, item.label, item.exact, line=item.line, quantity=item.days, unit="days")
 
-    usage_groups: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    for r in result.rated:
-        if not r.chargeable:
-            continue
-        key = (r.usage.usage_type, r.usage.category, r.usage.zone)
-        usage_groups[key][0] += r.quantity - r.covered
-        usage_groups[key][1] += r.amount
-        usage_groups[key][2] += 1
-    type_order = {t: i for i, t in enumerate(UsageType.values)}
-    for (usage_type, category, zone), (quantity, exact, count) in sorted(
-        usage_groups.items(), key=lambda item: (type_order.get(item[0][0], 9), item[0][1], item[0][2])
-    ):
+    for (usage_type, category, zone), (quantity, exact, count) in rated.usage_groups:
         category_label = str(Category(category).label) if category else _("Other")
         if usage_type == "voice":
             label = _("Calls: %(category)s") % {"category": category_label} + (f" ({zone})" if zone else "")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Organization, Statement, WebhookDelivery
+from billing.offers.tasks import compute_statement_offers
 from billing.statements.pdf import statement_render
 from billing.statements.services import (
     BillingError,
@@ -36,6 +37,9 @@ def issue_statement(organization_id: int, period_start: str) -> int:
     period = period_containing(organization, date.fromisoformat(period_start))
     with transaction.atomic():
         statement = statement_issue(organization=organization, period=period)
+        # Offers first: the PDF renders with the offers frozen for the statement. Should the render
+        # run first, it freezes them itself (statement_render); either way they are computed once.
+        transaction.on_commit(lambda: compute_statement_offers.delay(statement.pk))
         if statement.pdf_status != Statement.PdfStatus.READY:
             transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
     return statement.pk

@@ -87,6 +87,11 @@ class StatementType(DjangoObjectType):
     disputes = graphene.List(
         graphene.NonNull(lambda: DisputeType), required=True, description="Disputes of its lines and their outcome."
     )
+    offers = graphene.List(
+        graphene.NonNull("portal.api.offers.OfferType"),
+        required=True,
+        description="Offers picked for the organization with this statement (offers token scope).",
+    )
     breakdowns = graphene.List(
         graphene.NonNull(StatementBreakdownType),
         required=True,
@@ -110,6 +115,11 @@ class StatementType(DjangoObjectType):
 
     def resolve_disputes(statement, info):
         return [DisputeType.of(d) for d in statement.disputes.all()]
+
+    def resolve_offers(statement, info):
+        from portal.api.offers import resolve_statement_offers
+
+        return resolve_statement_offers(statement, info)
 
     def resolve_breakdowns(statement, info, dimension=None):
         rows = statement.breakdowns.all()

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 
 from billing.models import Statement, UsageRecord
+from billing.offers.selectors import statement_pdf_offers
+from billing.offers.services import offer_impressions_record
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken, AuditLog
 
@@ -53,6 +55,14 @@ def statement_pdf(request, statement_id: int):
         target=statement.number,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
+    frozen_offers = statement_pdf_offers(statement=statement)
+    if frozen_offers:  # the PDF carries these offers: a download is an impression of each
+        offer_impressions_record(
+            organization=statement.organization,
+            recommendation_ids=[offer["id"] for offer in frozen_offers],
+            channel="pdf",
+            user=caller.user,
+        )
     response = FileResponse(
         path.open("rb"), content_type="application/pdf", as_attachment=True, filename=statement.pdf_filename
     )
