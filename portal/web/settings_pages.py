@@ -35,7 +35,7 @@ def overview(request):
         "active_tokens": sum(
             1 for t in ApiToken.objects.filter(membership__organization=org, revoked_at__isnull=True) if t.is_active
         ),
-        "budgets": len(budget_statuses(org)),
+        "budgets": Budget.objects.filter(organization=org).count(),
         "recent": AuditLog.objects.filter(organization=org).select_related("user")[:10],
     }
     return render(request, "portal/settings/overview.html", context)
