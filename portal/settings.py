@@ -168,13 +168,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks"]
+CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks", "portal.budget_tasks"]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
     # each one be picked up soon after its period closes locally. Issuing is idempotent.
     "billing-run": {"task": "billing.statements.tasks.run_daily_billing", "schedule": 3600.0},
     "usage-drop-folder": {"task": "billing.tasks.import_dropped_files", "schedule": 60.0},
+    # Budget alerts: usage reaches the rollups within minutes; a quarter-hour check is soon enough.
+    "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
 }
+
+# Sign-in throttling (portal.signin): failures counted from the audit log, shared by every process.
+LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
+LOGIN_THROTTLE_USERNAME_FAILURES = int(os.environ.get("LOGIN_THROTTLE_USERNAME_FAILURES", "5"))
+LOGIN_THROTTLE_IP_FAILURES = int(os.environ.get("LOGIN_THROTTLE_IP_FAILURES", "20"))
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # invitation and reset links work for three days
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
 USAGE_DROP_DIR = Path(os.environ.get("USAGE_DROP_DIR", VAR_DIR / "drop"))

@@ -4,14 +4,52 @@ from django.urls import path
 
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
-from portal.web import offers, statements, views
+from portal.signin import LoginView
+from portal.web import offers, settings_pages, statement_pages, statements, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="registration/reset_form.html",
+            email_template_name="registration/reset_email.txt",
+            subject_template_name="registration/reset_subject.txt",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/reset_sent.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(template_name="registration/reset_confirm.html"),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/reset_complete.html"),
+        name="password_reset_complete",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/", views.switch_organization, name="switch-organization"),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
+    path("statements/", statement_pages.statement_list, name="statements"),
+    path("statements/<int:statement_id>/", statement_pages.statement_detail, name="statement"),
+    path("settings/", settings_pages.overview, name="settings"),
+    path("settings/members/", settings_pages.members, name="settings-members"),
+    path("settings/members/<int:membership_id>/", settings_pages.member, name="settings-member"),
+    path("settings/members/<int:membership_id>/remove", settings_pages.member_delete, name="settings-member-remove"),
+    path("settings/tokens/", settings_pages.tokens, name="settings-tokens"),
+    path("settings/tokens/new", settings_pages.token_created, name="settings-token-created"),
+    path("settings/tokens/<int:token_id>/revoke", settings_pages.token_delete, name="settings-token-revoke"),
+    path("settings/personalization/", settings_pages.consent, name="settings-consent"),
+    path("settings/budgets/", settings_pages.budgets, name="settings-budgets"),
+    path("settings/budgets/<int:budget_id>/remove", settings_pages.budget_remove, name="settings-budget-remove"),
+    path("privacy/", settings_pages.privacy, name="privacy"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("statements/<int:statement_id>/calls.csv", statements.statement_calls_csv, name="statement-calls-csv"),
     path("offers/<int:offer_id>/respond", offers.offer_respond_view, name="offer-respond"),

@@ -1,0 +1,220 @@
+"""Writes behind the settings pages: members and roles, tokens, consent, disputes raised in the browser.
+
+Each service runs in one transaction and leaves an audit row, so "who changed what, when" is answerable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from billing.models import Dispute, Organization, StatementLine
+from billing.statements.disputes import dispute_open
+from portal.models import ApiToken, AuditLog, Membership, Role
+
+
+class AccountError(Exception):
+    """A refused change, with a message for the person who asked (e.g. removing the last administrator)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _audit(*, organization, user, action: str, target: str = "", details: dict | None = None, token=None):
+    AuditLog.objects.create(
+        organization=organization, user=user, token=token, action=action, target=target, details=details or {}
+    )
+
+
+def set_password_url(user, *, base_url: str) -> str:
+    """A one-time link to choose a password: Django's reset token (it dies once the password changes)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return base_url.rstrip("/") + reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+
+
+def _check_role_fields(role: str, locations, person) -> None:
+    if role == Role.LOCATION_MANAGER and not locations:
+        raise AccountError("Choose at least one location for a location manager.", field="locations")
+    if role == Role.MEMBER and person is None:
+        raise AccountError("Choose the person this member is.", field="person")
+
+
+def _lock_admins(organization: Organization) -> int:
+    """Lock the organization's administrator memberships: two concurrent demotions cannot both pass."""
+    return len(
+        list(Membership.objects.select_for_update().filter(organization=organization, role=Role.ADMIN).values("id"))
+    )
+
+
+@dataclass
+class Invitation:
+    membership: Membership
+    new_user: bool
+
+
+@transaction.atomic
+def member_invite(
+    *, organization: Organization, email: str, role: str, locations=(), person=None, invited_by, base_url: str
+) -> Invitation:
+    """Add a member by email. A new user gets no usable password and an email with a set-password link."""
+    email = email.strip().lower()
+    _check_role_fields(role, locations, person)
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=email).order_by("id").first()
+    new_user = user is None
+    if new_user:
+        user = User(username=email[:150], email=email)
+        user.set_unusable_password()
+        user.save()
+    elif Membership.objects.filter(user=user, organization=organization).exists():
+        raise AccountError(f"{email} is already a member of {organization.name}.", field="email")
+    membership = Membership.objects.create(
+        user=user,
+        organization=organization,
+        role=role,
+        person=person if role == Role.MEMBER else None,
+    )
+    if role == Role.LOCATION_MANAGER:
+        membership.locations.set(locations)
+    _audit(
+        organization=organization,
+        user=invited_by,
+        action="member.invited",
+        target=email,
+        details={"role": role, "new_user": new_user},
+    )
+    context = {
+        "organization": organization,
+        "invited_by": invited_by,
+        "role": membership.get_role_display(),
+        "link": set_password_url(user, base_url=base_url) if new_user else base_url.rstrip("/") + reverse("login"),
+        "new_user": new_user,
+        "username": user.username,
+    }
+    message = render_to_string("portal/settings/invite_email.txt", context)
+    # Sent after commit: a rolled-back invitation must not leave a working link in someone's inbox.
+    transaction.on_commit(
+        lambda: send_mail(f"You are invited to {organization.name} on the business portal", message, None, [email])
+    )
+    return Invitation(membership=membership, new_user=new_user)
+
+
+@transaction.atomic
+def member_change_role(*, membership: Membership, role: str, locations=(), person=None, changed_by) -> Membership:
+    _check_role_fields(role, locations, person)
+    admins = _lock_admins(membership.organization)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.ADMIN and role != Role.ADMIN and admins <= 1:
+        raise AccountError("This is the last administrator: make someone else an administrator first.", field="role")
+    before = {
+        "role": membership.role,
+        "locations": sorted(membership.locations.values_list("id", flat=True)),
+        "person": membership.person_id,
+    }
+    membership.role = role
+    membership.person = person if role == Role.MEMBER else None
+    membership.save(update_fields=["role", "person"])
+    membership.locations.set(locations if role == Role.LOCATION_MANAGER else [])
+    after = {
+        "role": role,
+        "locations": sorted(loc.id for loc in locations) if role == Role.LOCATION_MANAGER else [],
+        "person": membership.person_id,
+    }
+    _audit(
+        organization=membership.organization,
+        user=changed_by,
+        action="member.role_changed",
+        target=membership.user.username,
+        details={"before": before, "after": after},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, removed_by) -> None:
+    """Remove a membership (the user keeps other organizations). Its API tokens go with it."""
+    admins = _lock_admins(membership.organization)
+    membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
+    if membership.role == Role.ADMIN and admins <= 1:
+        raise AccountError("This is the last administrator and cannot be removed.")
+    # Tokens are referenced by audit rows (append-only), so they are revoked and detached, never deleted.
+    if membership.tokens.exists():
+        raise AccountError(
+            "This member has API tokens in the audit history; change the role to limit access instead "
+            "and revoke the tokens."
+        )
+    _audit(
+        organization=membership.organization,
+        user=removed_by,
+        action="member.removed",
+        target=membership.user.username,
+        details={"role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken, revoked_by) -> ApiToken:
+    token = ApiToken.objects.select_for_update().select_related("membership__organization").get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        _audit(
+            organization=token.membership.organization,
+            user=revoked_by,
+            token=token,
+            action="token.revoked",
+            target=token.key_prefix,
+            details={"name": token.name},
+        )
+    return token
+
+
+@transaction.atomic
+def consent_set(*, organization: Organization, consent: bool, changed_by) -> Organization:
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if organization.personalization_consent == consent:
+        return organization
+    organization.personalization_consent = consent
+    organization.personalization_consent_changed_by = changed_by
+    organization.personalization_consent_changed_at = timezone.now()
+    organization.save(
+        update_fields=[
+            "personalization_consent",
+            "personalization_consent_changed_by",
+            "personalization_consent_changed_at",
+        ]
+    )
+    _audit(
+        organization=organization,
+        user=changed_by,
+        action="consent.changed",
+        target="personalization",
+        details={"personalization_consent": consent},
+    )
+    return organization
+
+
+@transaction.atomic
+def dispute_raise(*, line: StatementLine, reason: str, user) -> Dispute:
+    """The browser's way to dispute a line: the billing service's rules, plus an audit row."""
+    dispute = dispute_open(line=line, reason=reason, user=user)
+    _audit(
+        organization=line.statement.organization,
+        user=user,
+        action="dispute.opened",
+        target=line.statement.number,
+        details={"line": line.position},
+    )
+    return dispute

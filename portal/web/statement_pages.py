@@ -1,0 +1,75 @@
+"""Statements in the browser: the list and one statement with its breakdowns, lines and disputes.
+
+For administrators and analysts. Drafts are never shown; another organization's statement is "not found".
+"""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404, redirect, render
+
+from billing.models import Dispute, Statement, StatementBreakdown
+from billing.statements.services import BillingError
+from portal.account import dispute_raise
+from portal.web.access import portal_view
+from portal.web.account_forms import DisputeForm
+
+PAGE_SIZE = 24
+
+
+def visible_statements(caller):
+    """Selector: the organization's issued (or paid/void) statements, newest period first."""
+    return (
+        Statement.objects.filter(organization=caller.scope.organization)
+        .exclude(status=Statement.Status.DRAFT)
+        .order_by("-period_start")
+    )
+
+
+@portal_view(billing=True)
+def statement_list(request):
+    statements = visible_statements(request.caller).annotate(
+        open_disputes=Count("disputes", filter=Q(disputes__status=Dispute.Status.OPEN))
+    )
+    page = Paginator(statements, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "portal/statements/list.html", {"page": page})
+
+
+def _detail_context(statement):
+    breakdowns = {dimension: [] for dimension in StatementBreakdown.Dimension.values}
+    for row in statement.breakdowns.all():
+        breakdowns[row.dimension].append(row)
+    return {
+        "statement": statement,
+        "tax_percent": statement.tax_rate * 100,
+        "lines": statement.lines.select_related("line").order_by("position"),
+        "breakdown_sections": [
+            (label, breakdowns[value]) for value, label in StatementBreakdown.Dimension.choices if breakdowns[value]
+        ],
+        "disputes": statement.disputes.select_related("line", "raised_by").order_by("-raised_at"),
+        "can_dispute": statement.status in (Statement.Status.ISSUED, Statement.Status.PAID),
+    }
+
+
+@portal_view(billing=True)
+def statement_detail(request, statement_id: int):
+    statement = get_object_or_404(
+        visible_statements(request.caller).prefetch_related(
+            Prefetch("breakdowns", queryset=StatementBreakdown.objects.order_by("dimension", "-amount", "label"))
+        ),
+        pk=statement_id,
+    )
+    form = DisputeForm(statement=statement)
+    if request.method == "POST":
+        form = DisputeForm(request.POST, statement=statement)
+        if form.is_valid():
+            try:
+                dispute_raise(line=form.cleaned_data["line"], reason=form.cleaned_data["reason"], user=request.user)
+            except BillingError as error:
+                form.add_error(None, str(error).capitalize() + ".")
+            else:
+                messages.success(request, "Your dispute was sent to our billing team. Its answer appears here.")
+                return redirect("statement", statement_id=statement.pk)
+    context = _detail_context(statement)
+    context["dispute_form"] = form
+    return render(request, "portal/statements/detail.html", context, status=400 if form.errors else 200)

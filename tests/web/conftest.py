@@ -1,0 +1,26 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from billing.statements.services import billing_period, statement_issue
+
+
+@pytest.fixture
+def issued(billed_org):
+    """billed_org's October statement, issued (PDF not rendered: tests that download render it)."""
+    return statement_issue(
+        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+
+
+@pytest.fixture
+def signed_in(client, make):
+    """Sign ``client`` in as a new user with ``role`` in ``org``; returns the membership."""
+
+    def sign_in(org, role="admin", **kw):
+        user = make.user(email=f"{role}{org.pk}-{next(make._seq)}@example.com")
+        membership = make.membership(user, org, role=role, **kw)
+        client.force_login(user)
+        return membership
+
+    return sign_in
