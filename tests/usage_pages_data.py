@@ -88,15 +88,15 @@ class Firm:
     ben_line: object
 
 
-def firm(name="Usage GmbH", *, start_day_offset: int = 0) -> Firm:
+def firm(name="Usage GmbH", *, numbers: str = "1111") -> Firm:
     """Two locations, a person with a line at each; calls today and in the previous period."""
     org = factories.organization(name=name, locale="en-IE", billing_day=1)
     berlin = factories.location(org, name=f"{name} Berlin")
     munich = factories.location(org, name=f"{name} Munich")
     anna = factories.person(org, name=f"Anna {name}")
     ben = factories.person(org, name=f"Ben {name}")
-    anna_line = factories.line(org, "+493011110001", person=anna, location=berlin)
-    ben_line = factories.line(org, "+498911110002", person=ben, location=munich)
+    anna_line = factories.line(org, f"+4930{numbers}0001", person=anna, location=berlin)
+    ben_line = factories.line(org, f"+4989{numbers}0002", person=ben, location=munich)
     write_calls(
         org,
         [

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-
 from urllib.parse import urlencode
 
 from django.template import TemplateDoesNotExist

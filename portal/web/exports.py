@@ -117,7 +117,7 @@ def summary_table(scope: Scope, query: UsageQuery, params) -> tuple[list[str], l
             pct,
         ]
 
-    rows = [line([k.label for k in r.keys], r.totals, r.previous, r.delta, r.pct) for r in explored.rows]
+    rows = [line([str(k.label) for k in r.keys], r.totals, r.previous, r.delta, r.pct) for r in explored.rows]
     totals_label = ["Total"] + [""] * (len(query.group_by) - 1)
     rows.append(
         line(totals_label, explored.summary.totals, explored.previous_totals, explored.total_delta, explored.total_pct)

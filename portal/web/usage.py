@@ -176,7 +176,7 @@ def explore(scope, query: UsageQuery, params: QueryDict) -> Explored:
 
 
 def row_label(row: TableRow) -> str:
-    return " · ".join(k.label for k in row.keys) if row.keys else "Total"
+    return " · ".join(str(k.label) for k in row.keys) if row.keys else "Total"
 
 
 @portal_view()
