@@ -182,11 +182,14 @@ def row_label(row: TableRow) -> str:
 @portal_view()
 def explorer(request):
     scope = request.caller.scope
-    form = UsageQueryForm(request.GET, scope=scope)
+    data = request.GET.copy()
+    if not data.getlist("dim"):
+        data.setlist("dim", ["location"])  # the default grouping, ticked in the form
+    form = UsageQueryForm(data, scope=scope)
     explored = chart = None
     if form.is_valid():
         try:
-            explored = explore(scope, form.query(), request.GET)
+            explored = explore(scope, form.query(), data)
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     if explored is not None:
@@ -222,6 +225,7 @@ def explorer(request):
             "metric_label": METRIC_LABELS[explored.metric] if explored else "",
             "dimension_labels": [DIMENSION_LABELS[d] for d in explored.query.group_by] if explored else [],
             "saved_views": saved,
+            "open_filters": filters_open(form),
             "query": request.GET.urlencode(),
             "sort_links": sort_links,
             "current_sort": current_sort,
@@ -264,6 +268,15 @@ def records_page(scope, form: RecordsForm, params: QueryDict) -> RecordsPage:
     return RecordsPage(records, next_query, previous_query)
 
 
+FILTER_FIELDS = ("location", "person", "line", "band", "category", "country", "direction", "usage_type", "hour")
+FILTER_FIELDS += ("weekday", "min_minutes", "max_minutes")
+
+
+def filters_open(form) -> bool:
+    """Show the filters unfolded when one is set or wrong, so the choice (or its error) is visible."""
+    return any(name in form.errors or form.data.get(name) for name in FILTER_FIELDS)
+
+
 def active_filters(form: UsageQueryForm) -> list[tuple[str, str]]:
     """What the drill-down is limited to, in words (e.g. Location: Berlin)."""
     out = []
@@ -300,6 +313,7 @@ def records(request):
             "period": form.cleaned_data.get("resolved_period") if form.is_bound and not form.errors else None,
             "filters_in_words": active_filters(form) if page is not None else [],
             "reveal_numbers": scope.reveal_numbers,
+            "open_filters": filters_open(form),
             "explorer_query": explorer_query,
             "query": request.GET.urlencode(),
             "export_query": query_string(request.GET, after=None, before=None),
