@@ -185,6 +185,8 @@ def explorer(request):
     data = request.GET.copy()
     if not data.getlist("dim"):
         data.setlist("dim", ["location"])  # the default grouping, ticked in the form
+    if not data.get("top"):
+        data["top"] = "20"
     form = UsageQueryForm(data, scope=scope)
     explored = chart = None
     if form.is_valid():

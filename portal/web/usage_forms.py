@@ -184,7 +184,9 @@ class UsageQueryForm(forms.Form):
     order = forms.ChoiceField(
         label="Order", choices=[("desc", "Largest first"), ("asc", "Smallest first")], required=False
     )
-    top = forms.TypedChoiceField(label="Show", choices=TOP_CHOICES, coerce=int, required=False, empty_value=20)
+    top = forms.TypedChoiceField(
+        label="Show", choices=TOP_CHOICES, coerce=int, required=False, empty_value=20, initial=20
+    )
 
     def __init__(self, data, *, scope: Scope, **kwargs):
         super().__init__(data, **kwargs)

@@ -37,7 +37,8 @@ def test_analyst_explores_drills_down_and_exports(page, sign_in, transactional_d
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV", exact=True).click()
-    text = open(download_info.value.path(), encoding="utf-8").read()
+    with open(download_info.value.path(), encoding="utf-8") as fh:
+        text = fh.read()
     assert text.startswith("start_local,line,person") and "Anna Acme" in text and "Ben Acme" not in text
 
 
