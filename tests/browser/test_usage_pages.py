@@ -54,3 +54,20 @@ def test_location_manager_cannot_see_other_locations(page, sign_in, transactiona
     page.goto(f"/usage/records/?location={acme.munich.id}")
     assert page.get_by_text("Select a valid choice").first.is_visible()
     assert page.locator("table.records-table").count() == 0
+
+
+def test_export_progress_page_polls_until_the_file_is_ready(page, sign_in, transactional_db):
+    from portal.models import ExportJob
+
+    acme = firm("Acme")
+    membership = factories.membership(factories.user("eve"), acme.org, role="analyst")
+    job = ExportJob.objects.create(
+        organization=acme.org, membership=membership, kind="usage_records", params={}, rows_total=100
+    )
+    sign_in("eve")
+    page.goto(f"/exports/{job.id}/")
+    download = page.get_by_role("link", name="Download the file")
+    assert not download.is_visible()
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.READY, rows_done=100, file="x.csv")
+    download.wait_for(state="visible")  # the page's script polled the JSON status
+    assert page.locator("progress").evaluate("p => p.value") == 100
