@@ -214,9 +214,8 @@ def explorer(request):
         )
         for m in METRIC_LABELS
     }
-    sort_links["group"] = "?" + query_string(
-        request.GET, sort="group", order="desc" if current_sort == "group" and current_order == "asc" else "asc"
-    )
+    # The selector sorts groups by name in one direction only (A to Z, before the top-N cut).
+    sort_links["group"] = "?" + query_string(request.GET, sort="group", order="asc")
     return render(
         request,
         "portal/usage/explorer.html",
