@@ -168,7 +168,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks", "portal.budget_tasks"]
+CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks", "portal.budget_tasks", "portal.tasks"]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
     # each one be picked up soon after its period closes locally. Issuing is idempotent.
@@ -185,6 +185,8 @@ LOGIN_THROTTLE_IP_FAILURES = int(os.environ.get("LOGIN_THROTTLE_IP_FAILURES", "2
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # invitation and reset links work for three days
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
+# Drill-down exports with more records than this run in Celery (progress page, download when ready).
+PORTAL_EXPORT_SYNC_MAX_RECORDS = int(os.environ.get("PORTAL_EXPORT_SYNC_MAX_RECORDS", "10000"))
 USAGE_DROP_DIR = Path(os.environ.get("USAGE_DROP_DIR", VAR_DIR / "drop"))
 
 # --- Security -------------------------------------------------------------------------------------

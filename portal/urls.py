@@ -5,7 +5,7 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView
-from portal.web import offers, settings_pages, statement_pages, statements, views
+from portal.web import exports, offers, settings_pages, statement_pages, statements, usage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -54,6 +54,15 @@ urlpatterns = [
     path("statements/<int:statement_id>/calls.csv", statements.statement_calls_csv, name="statement-calls-csv"),
     path("offers/<int:offer_id>/respond", offers.offer_respond_view, name="offer-respond"),
     path("offers/privacy", offers.offers_privacy, name="offers-privacy"),
+    path("usage/", usage.explorer, name="usage"),
+    path("usage/records/", usage.records, name="usage-records"),
+    path("usage/export/", exports.usage_export, name="usage-export"),
+    path("usage/records/export/", exports.records_export, name="usage-records-export"),
+    path("usage/views/", usage.saved_view_create, name="saved-view-create"),
+    path("usage/views/<int:view_id>/delete", usage.saved_view_delete, name="saved-view-delete"),
+    path("exports/<int:job_id>/", exports.export_job, name="export-job"),
+    path("exports/<int:job_id>/status", exports.export_job_status, name="export-status"),
+    path("exports/<int:job_id>/download", exports.export_download, name="export-download"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

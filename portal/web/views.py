@@ -5,27 +5,14 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from billing.models import UsageRecord
 from portal.models import Membership
 from portal.web.access import portal_view
+from portal.web.dashboard import dashboard_context
 
 
 @portal_view()
 def home(request):
-    memberships = request.user.memberships.select_related("organization").order_by("organization__name").all()
-    organizations = []
-    for membership in memberships:
-        org = membership.organization
-        organizations.append(
-            {
-                "organization": org,
-                "role": membership.get_role_display(),
-                "lines": org.lines.count(),
-                "locations": org.locations.count(),
-                "usage_records": UsageRecord.objects.filter(organization=org).count(),
-            }
-        )
-    return render(request, "portal/home.html", {"organizations": organizations})
+    return render(request, "portal/dashboard.html", dashboard_context(request))
 
 
 @login_required

@@ -1,0 +1,180 @@
+"""The dashboard: this period's charges and projection, the last statement, the 12-month trend, the
+top locations and people, and unusual items. Everything comes from the scoped usage selectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
+
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
+
+from billing.models import Statement
+from billing.statements.charts import column_chart
+from billing.statements.services import last_closed_period, period_containing
+from billing.usage.scope import Scope
+from billing.usage.selectors import (
+    Dimension,
+    Metric,
+    Period,
+    RecordOrder,
+    UsageFilter,
+    usage_records,
+    usage_summary,
+)
+from portal.web.usage import explorer_url
+from portal.web.usage_forms import today_for
+
+LONG_CALL_SECONDS = 3600
+JUMP_RATIO = Decimal("1.5")  # a location's cost at least 1.5 × the period before ...
+JUMP_SHARE = Decimal("0.02")  # ... and the increase at least 2 % of the organization's cost: not noise
+TOP = 5
+OFFERS_PANEL = "billing/offers/_panel.html"
+
+
+@dataclass
+class Jump:
+    location_id: int
+    name: str
+    cost: Decimal
+    previous: Decimal
+
+    @property
+    def pct(self) -> Decimal | None:
+        if not self.previous:
+            return None
+        return ((self.cost - self.previous) * 100 / self.previous).quantize(Decimal("1"), ROUND_HALF_UP)
+
+
+def _month_start(day: date, back: int) -> date:
+    month = day.month - 1 - back
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def projection(cost: Decimal, period: Period, today: date) -> Decimal:
+    """Linear projection of the usage charges to the end of the billing period (days elapsed so far)."""
+    elapsed = (min(today, period.end) - period.start).days + 1
+    total_days = period.days
+    return (cost * total_days / elapsed).quantize(Decimal("0.01"), ROUND_HALF_UP) if elapsed > 0 else cost
+
+
+def location_jumps(scope: Scope, organization) -> tuple[Period, list[Jump]]:
+    """Locations whose cost in the last closed period jumped compared with the period before it."""
+    last = last_closed_period(organization)
+    period = Period(last.start, last.end)
+    before = period_containing(organization, last.start - timedelta(days=1))
+    current = usage_summary(scope=scope, period=period, group_by=[Dimension.LOCATION], order_by=Metric.COST)
+    previous = usage_summary(
+        scope=scope, period=Period(before.start, before.end), group_by=[Dimension.LOCATION], order_by=None
+    )
+    prev = {r.keys[0].value: r.totals.cost for r in previous.rows}
+    floor = current.totals.cost * JUMP_SHARE
+    jumps = []
+    for row in current.rows:
+        key = row.keys[0]
+        if key.value is None:
+            continue
+        was = prev.get(key.value, Decimal(0))
+        if row.totals.cost - was >= floor and row.totals.cost >= was * JUMP_RATIO and row.totals.cost > 0:
+            jumps.append(Jump(key.value, key.label, row.totals.cost, was))
+    return period, jumps[:3]
+
+
+def dashboard_context(request) -> dict:
+    caller = request.caller
+    scope = caller.scope
+    organization = scope.organization
+    today = today_for(organization)
+    billing_period = period_containing(organization, today)
+    so_far = Period(billing_period.start, today)
+    current = usage_summary(scope=scope, period=so_far, group_by=[], order_by=None)
+    cost = current.totals.cost
+    full_period = Period(billing_period.start, billing_period.end)
+
+    trend_period = Period(_month_start(today, 11), today)
+    trend = usage_summary(scope=scope, period=trend_period, group_by=[Dimension.MONTH], order_by=None)
+    by_month = {r.keys[0].value: r.totals for r in trend.rows}
+    months = []
+    for back in range(11, -1, -1):
+        first = _month_start(today, back)
+        totals = by_month.get(first)
+        months.append(
+            {
+                "month": first,
+                "cost": totals.cost if totals else Decimal(0),
+                "minutes": totals.minutes if totals else Decimal(0),
+            }
+        )
+    chart = column_chart(
+        [(m["month"].strftime("%b"), m["cost"]) for m in months],
+        title=f"Usage cost per month, {months[0]['month']:%B %Y} to {months[-1]['month']:%B %Y}",
+    )
+
+    period_params = {"period": "this_period"}
+
+    def linked(rows, dim, next_dim):
+        return [
+            (
+                row,
+                None
+                if row.is_others or row.keys[0].value is None
+                else explorer_url(period="this_period", **{dim: row.keys[0].value}, dim=next_dim),
+            )
+            for row in rows
+        ]
+
+    top_locations = usage_summary(
+        scope=scope, period=so_far, group_by=[Dimension.LOCATION], order_by=Metric.COST, first=TOP
+    )
+    top_people = usage_summary(scope=scope, period=so_far, group_by=[Dimension.PERSON], order_by=Metric.COST, first=TOP)
+    long_calls = usage_records(
+        scope=scope,
+        period=so_far,
+        filters=UsageFilter(min_duration_seconds=LONG_CALL_SECONDS),
+        order_by=RecordOrder.DURATION,
+        first=5,
+    )
+    jump_period, jumps = location_jumps(scope, organization)
+
+    last_statement = None
+    offers_panel = None
+    if caller.sees_billing:
+        last_statement = (
+            Statement.objects.filter(
+                organization=organization, status__in=[Statement.Status.ISSUED, Statement.Status.PAID]
+            )
+            .order_by("-period_start")
+            .first()
+        )
+        try:
+            get_template(OFFERS_PANEL)
+            offers_panel = OFFERS_PANEL
+        except TemplateDoesNotExist:
+            offers_panel = None
+
+    return {
+        "period": full_period,
+        "today": today,
+        "cost_so_far": cost,
+        "projected": projection(cost, full_period, today),
+        "current": current.totals,
+        "months": months,
+        "trend_chart": chart,
+        "top_locations": linked(top_locations.rows, "location", "person"),
+        "top_people": linked(top_people.rows, "person", "duration_band"),
+        "long_calls": long_calls.records,
+        "long_calls_url": reverse("usage-records")
+        + "?"
+        + urlencode({"period": "this_period", "min_minutes": 60, "by": "duration"}),
+        "jumps": [(j, explorer_url(period="last_month", location=j.location_id, dim="person")) for j in jumps],
+        "jump_period": jump_period,
+        "jump_url": explorer_url(period="last_month", dim="location"),
+        "locations_url": explorer_url(dim="location", **period_params),
+        "people_url": explorer_url(dim="person", **period_params),
+        "last_statement": last_statement,
+        "offers_panel": offers_panel,
+        "reveal_numbers": scope.reveal_numbers,
+    }
