@@ -367,7 +367,14 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
     queue.mkdir(parents=True)
     broker = broker_url or "filesystem://"
     options = {} if broker_url else {"data_folder_in": str(queue), "data_folder_out": str(queue)}
-    env = child_env(CELERY_BROKER_URL=broker, PORTAL_VAR_DIR=str(run_dir / "var"), MEDIA_ROOT=str(settings.MEDIA_ROOT))
+    env = child_env(
+        CELERY_BROKER_URL=broker,
+        PORTAL_VAR_DIR=str(run_dir / "var"),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        # The workers run in run_dir (kombu's filesystem transport writes a control/ folder in the
+        # current directory) and find the project through PYTHONPATH.
+        PYTHONPATH=str(settings.BASE_DIR),
+    )
     if not broker_url:
         # The workers' settings put the filesystem queue under PORTAL_VAR_DIR/broker/queue.
         (run_dir / "var" / "broker").mkdir(parents=True)
@@ -395,7 +402,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
                         "--without-gossip",
                         "--without-mingle",
                     ],
-                    cwd=settings.BASE_DIR,
+                    cwd=run_dir,
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=open(logs[-1], "w"),  # noqa: SIM115 - the process owns it

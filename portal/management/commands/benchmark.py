@@ -8,6 +8,7 @@ about the requested size, or builds one with ``seed_demo --scale`` (COPY).
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shutil
@@ -109,6 +110,7 @@ class Command(BaseCommand):
         web_workers = options["web_workers"] or max(2, 2 * cpus)
         json_path = Path(options["json"] or Path(settings.BASE_DIR) / "var" / "benchmark.json")
         log = self.stdout.write
+        logging.getLogger("weasyprint").setLevel(logging.WARNING)  # its layout steps would drown the table
         began = time.monotonic()
         report = Report()
         load_before = os.getloadavg()
