@@ -137,11 +137,12 @@ class Command(BaseCommand):
         org = setup.largest_organization()
         start, end = setup.last_full_months(org, 3)
         statement = setup.typical_statement(org)
-        tokens = setup.tokens_create(org, sizes.load_clients + 1)
+        latency_tokens = 4 if quick else 20
+        tokens = setup.tokens_create(org, sizes.load_clients + latency_tokens)
         workdir = f.workdir()
         server = setup.WebServer(workers=web_workers, threads=4, log_path=workdir / "gunicorn.log")
         try:
-            api = f.Api(server.url, tokens[0])
+            api = f.Api(server.url, tokens[:latency_tokens])
             log(f"1. usage summary ({org.name}, {start} – {end}) ...")
             f.figure_summary(report, api, org, start, end, sizes)
             log("2. drill-down ...")
@@ -155,7 +156,7 @@ class Command(BaseCommand):
             log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
             f.figure_billing_run(report, sizes, options["broker"], workdir, log)
             log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
-            f.figure_load(report, api, server.url, tokens[1:], start, end, sizes, web_workers)
+            f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
