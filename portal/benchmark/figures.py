@@ -167,7 +167,26 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
             [org.id, start, end],
         )
         in_period = cursor.fetchone()[0]
-    report.context["summary"] = {"organization": org.name, "from": start, "to": end, "records_in_period": in_period}
+        cursor.execute(
+            "SELECT count(*) FROM billing_usagedaily WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
+            [org.id, start, end],
+        )
+        rollup_rows = cursor.fetchone()[0]
+    report.context["summary"] = {
+        "organization": org.name,
+        "from": start,
+        "to": end,
+        "records_in_period": in_period,
+        "daily_rollup_rows_in_period": rollup_rows,
+    }
+    report.add(
+        "1.rollup.compression",
+        f"records per daily rollup row ({in_period:,} records, {start:%b}–{end:%b %Y})",
+        in_period / max(rollup_rows, 1),
+        "×",
+        note=f"{org.name}: {in_period:,} usage records in {rollup_rows:,} daily rollup rows "
+        "(per day × line × location × person × type × category × country × direction × band)",
+    )
     for name, group_by in SUMMARIES.items():
         query = SUMMARY % group_by
         http_ms = timed(lambda q=query: api.ok(q, variables), sizes.repeats, warmup=2)
