@@ -28,6 +28,7 @@ FIGURES = {
             ("p95_ms", "≤ 150 ms"),
             ("rollup_sql_ms", ""),
             ("raw_sql_ms", ""),
+            ("whatif_monthly", ""),
             ("vs_rollup_sql", "≤ 3×"),
             ("vs_raw_sql", "≥ 20×"),
         )
@@ -45,6 +46,7 @@ FIGURES = {
     "4.pdf.p95_ms": "≤ 500 ms",
     "4.pdf.minimal_ms": "",
     "4.pdf.vs_minimal": "≤ 2×",
+    "4.pdf.largest_ms": "",
     "4.pdf.peak_rss_mib": "",
     "4.pdf.download_p95_ms": "≤ 20 ms",
     "5.billing.organizations": "= 3",

@@ -108,6 +108,12 @@ def typical_statement(organization: Organization) -> Statement:
     return Statement.objects.select_related("organization").get(pk=statement.pk)
 
 
+def demo_statements() -> list[Statement]:
+    """The last closed period's statement of every demo customer (issued once, kept with the dataset)."""
+    organizations = Organization.objects.filter(account_number__in=demo_accounts()).order_by("account_number")
+    return [typical_statement(org) for org in organizations]
+
+
 def tokens_create(organization: Organization, count: int) -> list[str]:
     """``count`` analyst tokens (one per simulated API client, each with its own rate limit)."""
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USER, defaults={"email": ""})
