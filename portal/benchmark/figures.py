@@ -40,7 +40,7 @@ from portal.benchmark.setup import (
 
 @dataclass
 class Sizes:
-    repeats: int = 15  # timed repetitions of each latency figure
+    repeats: int = 20  # timed repetitions of each latency figure
     refusals: int = 200
     import_rows: int = 200_000
     pdf_repeats: int = 8
