@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -55,12 +56,26 @@ def dataset_records() -> int:
     return int(UsageDaily.objects.aggregate(n=Sum("records"))["n"] or 0)
 
 
+def _marker() -> tuple[Path, str]:
+    """A note, next to the benchmark's files, of which dataset was built for which request."""
+    db = connection.settings_dict
+    where = f"{db.get('HOST') or ''}/{db.get('NAME')}"
+    return Path(settings.VAR_DIR) / "benchmark-dataset.json", where
+
+
 def dataset_ensure(records: int, log) -> dict:
-    """Reuse the demo dataset when its size is within 30 % of ``records``; otherwise (re)build it."""
+    """Reuse the demo dataset when it was built for ``records`` (the marker says so and the records are
+    still there) or its size is within 30 % of it; otherwise (re)build it."""
     present = Organization.objects.filter(account_number__in=demo_accounts()).count() == len(demo_accounts())
     have = dataset_records() if present else 0
+    marker, where = _marker()
+    try:
+        note = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        note = {}
+    built_for = note.get("database") == where and note.get("requested") == records and note.get("records") == have
     scale = max(0.02, round(records / RECORDS_PER_SCALE, 2))
-    if present and 0.7 * records <= have <= 1.3 * records:
+    if present and have and (built_for or 0.7 * records <= have <= 1.3 * records):
         log(f"Reusing the dataset: {have:,} usage records (wanted ~{records:,}).")
         return {"records": have, "built": False, "build_seconds": None}
     log(f"Building the dataset: seed_demo --scale {scale} (~{records:,} records; COPY) ...")
@@ -68,6 +83,8 @@ def dataset_ensure(records: int, log) -> dict:
     seed_reset()
     seed_demo(seed=42, scale=scale, months=6, end=timezone.now().date(), log=log)
     have = dataset_records()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"database": where, "requested": records, "records": have}))
     return {"records": have, "built": True, "build_seconds": round(time.monotonic() - began, 1)}
 
 
