@@ -1,9 +1,9 @@
 """``manage.py benchmark``: the performance figures, measured side by side in one run.
 
 The benchmark never runs on the development data: it re-runs itself in a child process attached to
-its own embedded database (``var/bench/pgdata``, files under ``var/bench``), or to
-``--database-url`` / ``BENCHMARK_DATABASE_URL`` when given. There it reuses the dataset when it has
-about the requested size, or builds one with ``seed_demo --scale`` (COPY).
+its own embedded database (``var/bench/pgdata``, files under ``var/bench``; ``var/bench-quick`` for
+``--quick``), or to ``--database-url`` / ``BENCHMARK_DATABASE_URL`` when given. There it reuses the
+dataset when it has about the requested size, or builds one with ``seed_demo --scale`` (COPY).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class Command(BaseCommand):
     def _spawn(self, options):
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env[CHILD_FLAG] = "1"
-        bench_var = Path(settings.BASE_DIR) / "var" / "bench"
+        # --quick has its own folder so that it does not replace the full run's dataset with a tiny one.
+        bench_var = Path(settings.BASE_DIR) / "var" / ("bench-quick" if options["quick"] else "bench")
         env.setdefault("PORTAL_VAR_DIR", str(bench_var))
         if options["database_url"]:
             env["DATABASE_URL"] = options["database_url"]
@@ -148,7 +149,7 @@ class Command(BaseCommand):
             log(f"1. usage summary ({org.name}, {start} – {end}) ...")
             f.figure_summary(report, api, org, start, end, sizes)
             log("2. drill-down ...")
-            f.figure_drill_down(report, api, tokens[0], start, end, sizes)
+            f.figure_drill_down(report, api, tokens[0], org, start, end, sizes)
             log("6. refusing an over-cost query ...")
             f.figure_refusal(report, api, tokens[0], start, end, sizes)
             log("4. statement PDF ...")
