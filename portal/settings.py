@@ -109,6 +109,22 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Optional read replica (streaming replication of the primary): the usage summary and drill-down
+# selectors read from it (portal.db_router); writes and billing reads stay on the primary. Its
+# sessions are read-only and carry the API's statement timeout, as the primary's API transactions do.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    if not replica["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must point to PostgreSQL (postgres://...)")
+    replica.setdefault("OPTIONS", {})["options"] = (
+        "-c default_transaction_read_only=on "
+        f"-c statement_timeout={int(os.environ.get('GRAPHQL_STATEMENT_TIMEOUT_MS', '5000'))}"
+    )
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = replica
+DATABASE_ROUTERS = ["portal.db_router.ReadReplicaRouter"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import csv
 import hashlib
+import re
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ FORMATS = ("native", "asterisk", "freeswitch")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 RAW_KEEP = 1000
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 csv.field_size_limit(10_000_000)  # we reject long fields ourselves, with a clear reason
 
@@ -159,7 +162,9 @@ def _check_fields(fields: list[str]) -> None:
     for i, value in enumerate(fields):
         if len(value) > MAX_FIELD:
             raise RowError(f"column {i + 1} is {len(value)} characters long (at most {MAX_FIELD})")
-        if any("\udc80" <= ch <= "\udcff" for ch in value):
+        # Undecodable bytes arrive as lone surrogates (surrogateescape), never in ASCII text: the
+        # isascii() fast path skips the per-character scan for almost every field.
+        if not value.isascii() and _UNDECODABLE.search(value):
             raise ShapeError("bad encoding: not UTF-8")
         if "\x00" in value:
             raise ShapeError("bad encoding: NUL byte")

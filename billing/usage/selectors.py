@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from django.db import connection
+from django.db import connections, router
 
 from billing.models import DurationBand, Line, Location, Person, UsageRecord
 from billing.usage.scope import Scope
@@ -309,8 +309,14 @@ def _aggregate_query(scope, period, dims, filters, source):
     return sql, params
 
 
+def read_alias() -> str:
+    """The database these read-only selectors use: a read replica when one is configured (the
+    ``replica_ok`` hint says a few seconds of replication lag are acceptable for analytics)."""
+    return router.db_for_read(UsageRecord, replica_ok=True)
+
+
 def _run(sql, params, n_dims):
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchmany(MAX_GROUPS + 1)
     if len(rows) > MAX_GROUPS:
@@ -343,7 +349,9 @@ def _labels(scope: Scope, dims: list[Dimension], raw_rows) -> dict[Dimension, di
             model, attr = models[dim]
             ids = {keys[i] for keys, _ in raw_rows if keys[i] is not None}
             labels[dim] = dict(
-                model.objects.filter(organization=scope.organization, id__in=ids).values_list("id", attr)
+                model.objects.using(read_alias())
+                .filter(organization=scope.organization, id__in=ids)
+                .values_list("id", attr)
             )
     return labels
 
@@ -494,7 +502,8 @@ def usage_records(
         where.append(f"({table}.{column}, {table}.id) {'<' if descending else '>'} (%s, %s)")
         params += [value, record_id]
     queryset = (
-        UsageRecord.objects.select_related("line", "person", "location")
+        UsageRecord.objects.using(read_alias())
+        .select_related("line", "person", "location")
         .extra(where=[" AND ".join(where)], params=params)  # noqa: S610 - fixed SQL, values are parameters
         .order_by(f"{'-' if descending else ''}{column}", f"{'-' if descending else ''}id")
     )

@@ -1,0 +1,709 @@
+"""The seven figures of the benchmark, each beside its baseline measured in the same run."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from billing.ingest.importer import usage_import
+from billing.models import Organization, Statement
+from billing.statements.pdf import render_pdf, statement_html
+from billing.statements.services import last_closed_period
+from portal.api.core import limits
+from portal.api.schema import schema
+from portal.benchmark import Report, percentile, timed
+from portal.benchmark.setup import (
+    THROWAWAY_PREFIX,
+    child_env,
+    throwaway_create,
+    throwaway_usage,
+    throwaways_remove,
+)
+
+
+@dataclass
+class Sizes:
+    repeats: int = 20  # timed repetitions of each latency figure
+    refusals: int = 200
+    import_rows: int = 200_000
+    pdf_repeats: int = 8
+    billing_orgs: int = 50
+    billing_records: int = 300  # usage records per throwaway organization in the billing run
+    load_clients: int = 50
+    load_seconds: float = 20.0
+    load_processes: int = 2
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+class Api:
+    """A keep-alive HTTP client (what an integration's HTTP library does).
+
+    Given several tokens it uses them in turn: each token has its own rate limit (10,000 cost points a
+    minute), which a latency series of a few dozen drill-down pages would otherwise exhaust.
+    """
+
+    def __init__(self, base_url: str, tokens: str | list[str]):
+        host, port = base_url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.tokens = [tokens] if isinstance(tokens, str) else list(tokens)
+        self.turn = 0
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    @property
+    def token(self) -> str:
+        return self.tokens[0]
+
+    def request(self, method: str, path: str, body: bytes | None = None, content_type="application/json"):
+        self.turn = (self.turn + 1) % len(self.tokens)
+        headers = {"Authorization": f"Bearer {self.tokens[self.turn]}", "Host": self.host}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (http.client.HTTPException, ConnectionError):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def graphql(self, query: str, variables: dict | None = None) -> tuple[int, dict]:
+        status, body = self.request(
+            "POST", "/graphql/", json.dumps({"query": query, "variables": variables or {}}).encode()
+        )
+        return status, json.loads(body)
+
+    def ok(self, query: str, variables: dict | None = None) -> dict:
+        status, data = self.graphql(query, variables)
+        if status != 200 or data.get("errors"):
+            raise RuntimeError(f"GraphQL answered {status}: {json.dumps(data)[:500]}")
+        return data["data"]
+
+
+SUMMARY = """query Summary($period: PeriodInput!) {
+  usageSummary(period: $period, groupBy: %s, orderBy: null) {
+    rows { keys { label } metrics { calls minutes cost } }
+    totals { calls minutes cost }
+  }
+}"""
+SUMMARIES = {
+    "location_month": "[LOCATION, MONTH]",
+    "person": "[PERSON]",
+    "duration_band": "[DURATION_BAND]",
+}
+# Hand-written SQL for the same numbers (calls, seconds, cost per group) over rollups and raw records.
+BARE_SQL = {
+    "location_month": ("location_id, date_trunc('month', local_date)::date", 2),
+    "person": ("person_id", 1),
+    "duration_band": ("duration_band", 1),
+}
+DRILL_DOWN = """query DrillDown($period: PeriodInput!, $location: ID!, $first: Int!) {
+  usageRecords(period: $period, filter: {locations: [$location]}, first: $first) {
+    edges { node { id startedAt durationSeconds otherParty category cost
+                   person { name } line { number } location { name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+LOCATIONS = "{ viewer { organization { locations(first: 100) { edges { node { id name } } } } } }"
+STATEMENTS = """{ statements(first: 3) { edges { node { id number total pdfStatus pdfUrl
+  breakdowns(dimension: "location") { label amount } } } } }"""
+# Four connections of 100 records with three objects each: about 4 × 100 × 5 = 2,000 points > 1,000.
+OVER_COST = (
+    "query TooCostly($p: PeriodInput!) {"
+    + " ".join(
+        f"a{i}: usageRecords(period: $p, first: 100) {{ edges {{ node {{ id line {{ number }} "
+        f"person {{ name }} location {{ name }} }} }} }}"
+        for i in range(4)
+    )
+    + "}"
+)
+
+
+def _period(start: date, end: date) -> dict:
+    return {"from": start.isoformat(), "to": end.isoformat()}
+
+
+def _fetch(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cursor.fetchall()
+
+
+def _monthly_sql(name: str) -> str:
+    keys = {"location_month": ("location_id, month", 2), "person": ("person_id", 1)}.get(name, ("duration_band", 1))
+    group = ", ".join(str(i + 1) for i in range(keys[1]))
+    return (
+        f"SELECT {keys[0]}, sum(records) FILTER (WHERE usage_type = 'voice'), "  # noqa: S608 - fixed SQL
+        "sum(duration_seconds) FILTER (WHERE usage_type = 'voice'), sum(cost) FROM bench_monthly_rollup "
+        f"WHERE organization_id = %s AND month BETWEEN %s AND %s GROUP BY {group}"
+    )
+
+
+def _raw_sql(table: str, keys: str, n: int, raw: bool) -> str:
+    calls = "count(*)" if raw else "sum(records)"
+    group = ", ".join(str(i + 1) for i in range(n))
+    return (
+        f"SELECT {keys}, {calls} FILTER (WHERE usage_type = 'voice'), "  # noqa: S608 - fixed SQL
+        f"sum(duration_seconds) FILTER (WHERE usage_type = 'voice'), sum(cost) "
+        f"FROM {table} WHERE organization_id = %s AND local_date BETWEEN %s AND %s GROUP BY {group}"
+    )
+
+
+# --- 1. usage summary -----------------------------------------------------------------------------
+
+
+def figure_summary(report: Report, api: Api, org: Organization, start: date, end: date, sizes: Sizes) -> None:
+    variables = {"period": _period(start, end)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM billing_usagerecord WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
+            [org.id, start, end],
+        )
+        in_period = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM billing_usagedaily WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
+            [org.id, start, end],
+        )
+        rollup_rows = cursor.fetchone()[0]
+    report.context["summary"] = {
+        "organization": org.name,
+        "from": start,
+        "to": end,
+        "records_in_period": in_period,
+        "daily_rollup_rows_in_period": rollup_rows,
+    }
+    report.add(
+        "1.rollup.compression",
+        f"records per daily rollup row ({in_period:,} records, {start:%b}–{end:%b %Y})",
+        in_period / max(rollup_rows, 1),
+        "×",
+        note=f"{org.name}: {in_period:,} usage records in {rollup_rows:,} daily rollup rows "
+        "(per day × line × location × person × type × category × country × direction × band)",
+    )
+    with connection.cursor() as cursor:
+        # What a coarser rollup would give: per month, location, person, type and band only (no line,
+        # day, country, category, direction). Built from the daily rollup in a temporary table.
+        cursor.execute("DROP TABLE IF EXISTS bench_monthly_rollup")
+        cursor.execute(
+            "CREATE TEMP TABLE bench_monthly_rollup AS SELECT organization_id, "
+            "date_trunc('month', local_date)::date AS month, location_id, person_id, usage_type, duration_band, "
+            "sum(records) AS records, sum(duration_seconds) AS duration_seconds, sum(cost) AS cost "
+            "FROM billing_usagedaily WHERE organization_id = %s GROUP BY 1, 2, 3, 4, 5, 6",
+            [org.id],
+        )
+        cursor.execute("CREATE INDEX ON bench_monthly_rollup (organization_id, month)")
+        cursor.execute("ANALYZE bench_monthly_rollup")
+        cursor.execute(
+            "SELECT count(*) FROM bench_monthly_rollup WHERE organization_id = %s AND month BETWEEN %s AND %s",
+            [org.id, start, end],
+        )
+        monthly_rows = cursor.fetchone()[0]
+    report.context["summary"]["whatif_monthly_rollup_rows_in_period"] = monthly_rows
+    for name, group_by in SUMMARIES.items():
+        query = SUMMARY % group_by
+        http_ms = timed(lambda q=query: api.ok(q, variables), sizes.repeats, warmup=2)
+        keys, n = BARE_SQL[name]
+        timings = {}
+        for source, table in (("rollup", "billing_usagedaily"), ("raw", "billing_usagerecord")):
+            sql = _raw_sql(table, keys, n, raw=source == "raw")
+
+            def run(sql=sql):
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [org.id, start, end])
+                    cursor.fetchall()
+
+            timings[source] = timed(run, sizes.repeats if source == "rollup" else max(3, sizes.repeats // 2))
+        p50, p95 = percentile(http_ms, 50), percentile(http_ms, 95)
+        rollup, raw = percentile(timings["rollup"], 50), percentile(timings["raw"], 50)
+        label = f"summary by {name.replace('_', ' ')}"
+        report.add(f"1.{name}.p50_ms", f"{label}: API p50 (HTTP+GraphQL, token)", p50, "ms")
+        report.add(f"1.{name}.p95_ms", f"{label}: API p95", p95, "ms", "≤ 150 ms", p95 <= 150)
+        report.add(f"1.{name}.rollup_sql_ms", f"{label}: bare SQL on rollups, median", rollup, "ms")
+        report.add(f"1.{name}.raw_sql_ms", f"{label}: bare SQL on raw records, median", raw, "ms")
+        monthly_sql = _monthly_sql(name)
+        monthly = percentile(timed(lambda sql=monthly_sql: _fetch(sql, [org.id, start, end]), sizes.repeats), 50)
+        report.add(
+            f"1.{name}.whatif_monthly",
+            f"{label}: what-if monthly rollup, raw SQL / its SQL",
+            raw / monthly,
+            "×",
+            note=f"{monthly_rows:,} rows per month × location × person × type × band (a temporary table of this "
+            f"run, not the product); median {monthly:.1f} ms"
+            if name == "person"
+            else "",
+        )
+        report.add(
+            f"1.{name}.vs_rollup_sql", f"{label}: API p50 / rollup SQL", p50 / rollup, "×", "≤ 3×", p50 / rollup <= 3
+        )
+        report.add(f"1.{name}.vs_raw_sql", f"{label}: raw SQL / API p50", raw / p50, "×", "≥ 20×", raw / p50 >= 20)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_monthly_rollup")
+
+
+# --- 2. drill-down --------------------------------------------------------------------------------
+
+
+def figure_drill_down(
+    report: Report, api: Api, token: str, org: Organization, start: date, end: date, sizes: Sizes
+) -> None:
+    """Pages of the last month's records at the organization's busiest location, newest first."""
+    month_start = end.replace(day=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.name FROM billing_usagerecord u JOIN billing_location l ON l.id = u.location_id "
+            "WHERE u.organization_id = %s AND u.local_date BETWEEN %s AND %s "
+            "GROUP BY l.name ORDER BY count(*) DESC LIMIT 1",
+            [org.id, month_start, end],
+        )
+        busiest = cursor.fetchone()[0]
+    locations = api.ok(LOCATIONS)["viewer"]["organization"]["locations"]["edges"]
+    location = next(e["node"]["id"] for e in locations if e["node"]["name"] == busiest)
+    variables = {"period": _period(month_start, end), "location": location, "first": 100}
+    page = api.ok(DRILL_DOWN, variables)["usageRecords"]["edges"]
+    ms = timed(lambda: api.ok(DRILL_DOWN, variables), sizes.repeats * 2, warmup=2)
+    p95 = percentile(ms, 95)
+    report.add("2.drill_down.p50_ms", f"drill-down page of {len(page)} records: API p50", percentile(ms, 50), "ms")
+    report.add(
+        "2.drill_down.p95_ms", f"drill-down page of {len(page)} records: API p95", p95, "ms", "≤ 100 ms", p95 <= 100
+    )
+    # Query counts in this process (Django's test client, same view and middleware as the server).
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    counts = {}
+    for first in (10, 100, 10):  # 10 first once more: its count is the one after the token's audit entry
+        body = json.dumps({"query": DRILL_DOWN, "variables": {**variables, "first": first}})
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/graphql/", body, content_type="application/json")
+        assert response.status_code == 200 and not response.json().get("errors"), response.content[:300]
+        counts[first] = len(queries)
+    same = counts[10] == counts[100]
+    report.add("2.drill_down.queries_10", "drill-down SQL queries, page of 10", counts[10], "queries")
+    report.add(
+        "2.drill_down.queries_100",
+        "drill-down SQL queries, page of 100",
+        counts[100],
+        "queries",
+        "= page of 10",
+        same,
+    )
+
+
+# --- 3. import ------------------------------------------------------------------------------------
+
+
+def _master_csv(path: Path, numbers: list[str], rows: int, start: date, days: int) -> None:
+    """Asterisk cdr_csv Master.csv rows (18 columns), calls from our lines to varied destinations."""
+    rnd = random.Random(7)
+    dests = ["0301234567", "017612345678", "0033142685300", "004420794600", "0800123456", "0612345678", "201"]
+    base = datetime.combine(start, datetime.min.time())
+    with path.open("w") as handle:
+        for i in range(rows):
+            own = "0" + numbers[i % len(numbers)][3:]  # national format, as a PBX writes it
+            dst = dests[rnd.randrange(len(dests))] + str(rnd.randrange(10))
+            began = base + timedelta(days=rnd.randrange(days), hours=rnd.randint(7, 19), seconds=rnd.randrange(3600))
+            duration = int(rnd.lognormvariate(4.5, 1.1)) + 3
+            answered = rnd.random() > 0.18
+            billsec = max(0, duration - 3) if answered else 0
+            answer = (began + timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S") if answered else ""
+            handle.write(
+                f'"","{own}","{dst}","from-internal","""Desk {i % 50}"" <{own}>","SIP/{i % 50}-{i:08x}",'
+                f'"SIP/trunk-{i:08x}","Dial","SIP/trunk/{dst},60","{began:%Y-%m-%d %H:%M:%S}","{answer}",'
+                f'"{began + timedelta(seconds=duration):%Y-%m-%d %H:%M:%S}",{duration},{billsec},'
+                f'"{"ANSWERED" if answered else "NO ANSWER"}","DOCUMENTATION","{1700000000 + i}.{i}",""\n'
+            )
+
+
+COPY_TABLE = """CREATE TEMP TABLE bench_master_csv (
+    accountcode text, src text, dst text, dcontext text, clid text, channel text, dstchannel text,
+    lastapp text, lastdata text, start text, answer text, "end" text, duration integer, billsec integer,
+    disposition text, amaflags text, uniqueid text, userfield text) ON COMMIT DROP"""
+
+
+def figure_import(report: Report, sizes: Sizes, workdir: Path) -> None:
+    """import_usage vs a bare COPY of the same file, both inside a transaction that is rolled back."""
+    path = workdir / "Master.csv"
+    with transaction.atomic():
+        throwaway = throwaway_create(f"{THROWAWAY_PREFIX}IMPORT", 9999, lines=50)
+        period = last_closed_period(throwaway.organization)
+        _master_csv(path, [line.number for line in throwaway.lines], sizes.import_rows, period.start, period.days)
+        began = time.perf_counter()
+        result = usage_import(path=path, format="asterisk")
+        import_s = time.perf_counter() - began
+        with connection.cursor() as cursor:
+            cursor.execute(COPY_TABLE)
+            began = time.perf_counter()
+            with path.open() as handle:
+                cursor.copy_expert("COPY bench_master_csv FROM STDIN WITH (FORMAT csv)", handle)
+            copy_s = time.perf_counter() - began
+            cursor.execute("SELECT count(*) FROM bench_master_csv")
+            copied = cursor.fetchone()[0]
+        # Nothing of this stays: organization, lines, records, rollups and the import batch go.
+        transaction.set_rollback(True)
+    path.unlink()
+    if result.loaded + result.rejected != sizes.import_rows or copied != sizes.import_rows:
+        raise RuntimeError(f"import counted {result.loaded}+{result.rejected}, COPY {copied} of {sizes.import_rows}")
+    rate, copy_rate = result.rows / import_s, copied / copy_s
+    report.context["import"] = {"rows": result.rows, "loaded": result.loaded, "rejected": result.rejected}
+    report.add("3.import.rows", "import: Asterisk Master.csv rows (generated)", result.rows, "rows")
+    report.add(
+        "3.import.rate",
+        "import_usage rate (parse, match, classify, dedupe, rollups)",
+        rate,
+        "rec/s",
+        "≥ 100,000 rec/s",
+        rate >= 100_000,
+    )
+    report.add("3.import.copy_rate", "bare COPY of the same file into a bare table", copy_rate, "rec/s")
+    report.add(
+        "3.import.vs_copy", "import rate / COPY rate", rate / copy_rate * 100, "%", "≥ 50 %", rate / copy_rate >= 0.5
+    )
+
+
+# --- 4. statement PDF -----------------------------------------------------------------------------
+
+MINIMAL_HTML = "<html><body><h1>Statement 2026-000001</h1><p>Total due: 12.34 EUR</p></body></html>"
+MEMORY_SCRIPT = """
+import resource, sys, django
+django.setup()
+from billing.models import Statement
+from billing.statements.pdf import render_pdf, statement_html
+html = sys.argv[2] if sys.argv[1] == "minimal" else statement_html(
+    Statement.objects.select_related("organization").get(pk=int(sys.argv[1])))
+render_pdf(html)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _peak_rss_mib(arg: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, arg, MINIMAL_HTML],
+        cwd=settings.BASE_DIR,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return int(out.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def _pages(statement: Statement) -> int:
+    from weasyprint import HTML
+
+    return len(HTML(string=statement_html(statement), base_url=str(settings.BASE_DIR)).render().pages)
+
+
+def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[Statement], sizes: Sizes) -> None:
+    """A typical statement (the demo customer's whose PDF has 2–3 pages) against a minimal document;
+    the largest customer's statement beside them; the download of the largest one's stored PDF."""
+    pages = {s.pk: _pages(s) for s in statements}
+    statement = min(statements, key=lambda s: (abs(pages[s.pk] - 2.5), s.number))
+    typical = timed(lambda: render_pdf(statement_html(statement)), sizes.pdf_repeats)
+    html_ms = timed(lambda: statement_html(statement), sizes.pdf_repeats)
+    minimal = timed(lambda: render_pdf(MINIMAL_HTML), sizes.pdf_repeats)
+    big = timed(lambda: render_pdf(statement_html(largest)), max(2, sizes.pdf_repeats // 2))
+    p95, minimal_p50 = percentile(typical, 95), percentile(minimal, 50)
+    ratio = percentile(typical, 50) / minimal_p50
+    report.context["pdf"] = {s.organization.name: {"number": s.number, "pages": pages[s.pk]} for s in statements}
+    report.add(
+        "4.pdf.pages",
+        f"statement PDF: typical statement ({statement.organization.name}, {statement.number})",
+        pages[statement.pk],
+        "pages",
+    )
+    report.add(
+        "4.pdf.p95_ms",
+        "statement PDF render p95 (HTML + WeasyPrint)",
+        p95,
+        "ms",
+        "≤ 500 ms",
+        p95 <= 500,
+        note=f"of which the HTML (template, chart) takes {percentile(html_ms, 50):.0f} ms (median)",
+    )
+    report.add("4.pdf.minimal_ms", "minimal one-page WeasyPrint document, median", minimal_p50, "ms")
+    report.add("4.pdf.vs_minimal", "statement median / minimal median", ratio, "×", "≤ 2×", ratio <= 2)
+    report.add(
+        "4.pdf.largest_ms",
+        f"largest customer's statement ({pages[largest.pk]} pages), median",
+        percentile(big, 50),
+        "ms",
+    )
+    statement = largest
+    typical_rss, minimal_rss = _peak_rss_mib(str(statement.pk)), _peak_rss_mib("minimal")
+    report.add(
+        "4.pdf.peak_rss_mib",
+        "peak memory of a process rendering the largest statement",
+        typical_rss,
+        "MiB",
+        note=f"a process rendering only the minimal document peaks at {minimal_rss:.0f} MiB (ru_maxrss)",
+    )
+    status, _ = api.request("GET", f"/statements/{statement.pk}/pdf")
+    if status != 200:
+        raise RuntimeError(f"PDF download answered {status}")
+    download = timed(lambda: api.request("GET", f"/statements/{statement.pk}/pdf"), sizes.repeats * 2)
+    p95 = percentile(download, 95)
+    report.add(
+        "4.pdf.download_p95_ms", "cached PDF download p95 (HTTP, token, audited)", p95, "ms", "≤ 20 ms", p95 <= 20
+    )
+
+
+# --- 5. billing run -------------------------------------------------------------------------------
+
+
+def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, workdir: Path, log) -> None:
+    """Throwaway organizations billed by two real Celery workers; all of it removed afterwards."""
+    throwaways_remove()
+    orgs = []
+    for i in range(sizes.billing_orgs):
+        with transaction.atomic():
+            t = throwaway_create(f"{THROWAWAY_PREFIX}B{i:04d}", i, lines=5)
+            period = last_closed_period(t.organization)
+            throwaway_usage(t, start=period.start, end=period.end, records=sizes.billing_records, seed=i)
+        orgs.append((t.organization, period))
+    run_dir = workdir / "billing-run"
+    queue = run_dir / "broker"
+    queue.mkdir(parents=True)
+    broker = broker_url or "filesystem://"
+    options = {} if broker_url else {"data_folder_in": str(queue), "data_folder_out": str(queue)}
+    env = child_env(
+        CELERY_BROKER_URL=broker,
+        PORTAL_VAR_DIR=str(run_dir / "var"),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        # The workers run in run_dir (kombu's filesystem transport writes a control/ folder in the
+        # current directory) and find the project through PYTHONPATH.
+        PYTHONPATH=str(settings.BASE_DIR),
+    )
+    if not broker_url:
+        # The workers' settings put the filesystem queue under PORTAL_VAR_DIR/broker/queue.
+        (run_dir / "var" / "broker").mkdir(parents=True)
+        (run_dir / "var" / "broker" / "queue").symlink_to(queue)
+    workers, logs = [], []
+    try:
+        for n in range(2):
+            logs.append(run_dir / f"worker{n}.log")
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "portal",
+                        "worker",
+                        "-c",
+                        "1",
+                        "-n",
+                        f"bench{n}@%h",
+                        "-l",
+                        "info",
+                        "--without-heartbeat",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    cwd=run_dir,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(logs[-1], "w"),  # noqa: SIM115 - the process owns it
+                )
+            )
+        deadline = time.monotonic() + 90
+        while not all("ready." in p.read_text() for p in logs if p.exists()) or len(logs) < 2:
+            if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                raise RuntimeError(f"Celery workers did not start; see {run_dir}")
+            time.sleep(0.3)
+        from celery import Celery
+
+        client = Celery("benchmark-client", broker=broker)
+        client.conf.broker_transport_options = options
+        began = time.monotonic()
+        for org, period in orgs:
+            client.send_task("billing.statements.tasks.issue_statement", args=[org.pk, period.start.isoformat()])
+        ids = [o.pk for o, _ in orgs]
+        limit = began + max(120, 10 * len(orgs))
+        done = 0
+        while time.monotonic() < limit:
+            done = Statement.objects.filter(organization_id__in=ids, pdf_status=Statement.PdfStatus.READY).count()
+            if done == len(orgs):
+                break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - began
+        busy = [p.read_text().count("succeeded in") for p in logs]
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        removed = throwaways_remove()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    log(f"  billing run: {done}/{len(orgs)} statements in {elapsed:.1f} s; {removed} throwaway organizations removed")
+    per_minute = done / elapsed * 60
+    minutes_1000 = 1000 / per_minute if per_minute else None
+    report.context["billing_run"] = {
+        "organizations": len(orgs),
+        "ready": done,
+        "seconds": elapsed,
+        "tasks_per_worker": busy,
+        "broker": broker.split("://")[0],
+    }
+    report.add(
+        "5.billing.organizations",
+        "billing run: organizations billed (throwaway, removed after)",
+        done,
+        "statements",
+        f"= {len(orgs)}",
+        done == len(orgs),
+    )
+    report.add("5.billing.per_minute", "statements with PDF per minute, 2 workers", per_minute, "/min")
+    report.add(
+        "5.billing.minutes_1000",
+        "1,000 organizations, EXTRAPOLATED from this run",
+        minutes_1000,
+        "min",
+        "≤ 5 min",
+        minutes_1000 is not None and minutes_1000 <= 5,
+        note=f"{len(orgs)} organizations × {sizes.billing_records} usage records measured; tasks done per worker "
+        f"{busy} (issue + render + notify); broker {broker.split('://')[0]}",
+    )
+
+
+# --- 6. refusing an over-cost query ---------------------------------------------------------------
+
+
+def figure_refusal(report: Report, api: Api, token: str, start: date, end: date, sizes: Sizes) -> None:
+    from graphql import parse
+
+    variables = {"p": _period(start, end)}
+    try:
+        limits.analyze(schema.graphql_schema, parse(OVER_COST), None, variables)
+        raise RuntimeError("the over-cost query was not refused by the analysis")
+    except limits.ApiError as exc:
+        code = exc.extensions["code"]
+    status, data = api.graphql(OVER_COST, variables)
+    if status != 400 or data["errors"][0]["extensions"]["code"] != code:
+        raise RuntimeError(f"expected a 400 {code}, got {status}: {data}")
+    ms = timed(lambda: api.graphql(OVER_COST, variables), sizes.refusals, warmup=3)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = json.dumps({"query": OVER_COST, "variables": variables})
+    client.post("/graphql/", body, content_type="application/json")
+    with CaptureQueriesContext(connection) as queries:
+        client.post("/graphql/", body, content_type="application/json")
+    beyond_auth = [q["sql"] for q in queries.captured_queries if "portal_apitoken" not in q["sql"]]
+    p99 = percentile(ms, 99)
+    report.add("6.refusal.p99_ms", f"refusing an over-cost query ({code}) p99, HTTP", p99, "ms", "≤ 20 ms", p99 <= 20)
+    report.add(
+        "6.refusal.queries",
+        "SQL queries while refusing it, beyond the token lookup",
+        len(beyond_auth),
+        "queries",
+        "= 0",
+        not beyond_auth,
+        note=f"{len(queries)} query in all: the bearer token lookup, which precedes the cost analysis",
+    )
+
+
+# --- 7. load --------------------------------------------------------------------------------------
+
+
+def _load_client(base_url, token, variables, seconds, seed, out, errors):
+    rnd = random.Random(seed)
+    api = Api(base_url, token)
+    summaries = [SUMMARY % g for g in SUMMARIES.values()]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pick = rnd.random()
+        if pick < 0.5:
+            query, vars_ = rnd.choice(summaries), {"period": variables["period"]}
+        elif pick < 0.85:
+            query, vars_ = DRILL_DOWN, {**variables["drill"], "location": rnd.choice(variables["locations"])}
+        else:
+            query, vars_ = STATEMENTS, {}
+        began = time.perf_counter()
+        try:
+            status, data = api.graphql(query, vars_)
+            failed = status != 200 or bool(data.get("errors"))
+        except Exception:  # noqa: BLE001 - any failure of a request is an error to count
+            failed = True
+            api = Api(base_url, token)
+        out.append((time.perf_counter() - began) * 1000)
+        if failed:
+            errors.append(1)
+
+
+def _load_process(args):
+    base_url, tokens, variables, seconds, seed = args
+    out, errors = [], []
+    threads = [
+        threading.Thread(target=_load_client, args=(base_url, t, variables, seconds, seed * 1000 + i, out, errors))
+        for i, t in enumerate(tokens)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return out, len(errors)
+
+
+def figure_load(
+    report: Report, api: Api, base_url: str, tokens: list[str], start: date, end: date, sizes: Sizes, workers: int
+) -> None:
+    locations = [e["node"]["id"] for e in api.ok(LOCATIONS)["viewer"]["organization"]["locations"]["edges"]]
+    variables = {
+        "period": _period(start, end),
+        "drill": {"period": _period(end.replace(day=1), end), "first": 50},
+        "locations": locations,
+    }
+    processes = min(sizes.load_processes, len(tokens))
+    shares = [tokens[i::processes] for i in range(processes)]
+    connections.close_all()  # no database connection is shared with the forked client processes
+    began = time.monotonic()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(
+            _load_process, [(base_url, s, variables, sizes.load_seconds, i) for i, s in enumerate(shares)]
+        )
+    elapsed = time.monotonic() - began
+    latencies = [ms for out, _ in results for ms in out]
+    errors = sum(e for _, e in results)
+    rps = len(latencies) / elapsed
+    report.context["load"] = {
+        "clients": len(tokens),
+        "seconds": sizes.load_seconds,
+        "requests": len(latencies),
+        "server": f"gunicorn, {workers} workers × gthread",
+        "mix": "50% summaries (3 kinds), 35% drill-down pages of 50, 15% statement lists",
+    }
+    report.add("7.load.rps", f"load: {len(tokens)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
+    report.add("7.load.p95_ms", "load: p95 latency", percentile(latencies, 95) if latencies else None, "ms")
+    report.add("7.load.errors", "load: errors (non-200 or GraphQL errors)", errors, "errors", "= 0", errors == 0)
+
+
+def peak_rss_self_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="benchmark-"))

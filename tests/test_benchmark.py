@@ -1,0 +1,105 @@
+"""``manage.py benchmark --quick`` runs end to end on a tiny dataset and reports every figure.
+
+Timings are not asserted (they depend on the machine); the presence of each figure with its target
+and verdict is, and that the benchmark leaves no throwaway organization or imported record behind.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from billing.demo.seed import demo_accounts
+from billing.models import Organization, Statement, UsageRecord
+from tests.test_celery import database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every figure of issue 7, with the target it is shown against ("" for context and baselines).
+FIGURES = {
+    "0.dataset.records": "",
+    **{
+        f"1.{name}.{part}": target
+        for name in ("location_month", "person", "duration_band")
+        for part, target in (
+            ("p50_ms", ""),
+            ("p95_ms", "≤ 150 ms"),
+            ("rollup_sql_ms", ""),
+            ("raw_sql_ms", ""),
+            ("whatif_monthly", ""),
+            ("vs_rollup_sql", "≤ 3×"),
+            ("vs_raw_sql", "≥ 20×"),
+        )
+    },
+    "1.rollup.compression": "",
+    "2.drill_down.p50_ms": "",
+    "2.drill_down.p95_ms": "≤ 100 ms",
+    "2.drill_down.queries_10": "",
+    "2.drill_down.queries_100": "= page of 10",
+    "3.import.rows": "",
+    "3.import.rate": "≥ 100,000 rec/s",
+    "3.import.copy_rate": "",
+    "3.import.vs_copy": "≥ 50 %",
+    "4.pdf.pages": "",
+    "4.pdf.p95_ms": "≤ 500 ms",
+    "4.pdf.minimal_ms": "",
+    "4.pdf.vs_minimal": "≤ 2×",
+    "4.pdf.largest_ms": "",
+    "4.pdf.peak_rss_mib": "",
+    "4.pdf.download_p95_ms": "≤ 20 ms",
+    "5.billing.organizations": "= 3",
+    "5.billing.per_minute": "",
+    "5.billing.minutes_1000": "≤ 5 min",
+    "6.refusal.p99_ms": "≤ 20 ms",
+    "6.refusal.queries": "= 0",
+    "7.load.rps": "",
+    "7.load.p95_ms": "",
+    "7.load.errors": "= 0",
+}
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_path):
+    out_json = tmp_path / "benchmark.json"
+    url = database_url()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"CELERY_BROKER_URL", "PORTAL_PGDATA"}},
+        "DATABASE_URL": url,
+        "PORTAL_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "benchmark", "--quick", "--database-url", url, "--json", str(out_json)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    figures = {f["key"]: f for f in json.loads(out_json.read_text())["figures"]}
+    assert set(figures) == set(FIGURES)
+    table = result.stdout[result.stdout.index("#  figure") :]
+    for key, target in FIGURES.items():
+        figure = figures[key]
+        assert figure["value"] is not None, key
+        assert figure["target"] == target, key
+        # A figure with a target has a verdict, and the table shows it on the figure's row.
+        assert (figure["result"] in {"PASS", "MISS"}) == bool(target), key
+        row = next(line for line in table.splitlines() if figure["label"] in line)
+        assert (target in row) and (figure["result"] or "") in row, row
+    # Measurements that are counts, not timings, must be right whatever the machine.
+    assert figures["2.drill_down.queries_10"]["value"] == figures["2.drill_down.queries_100"]["value"]
+    assert figures["6.refusal.queries"]["value"] == 0
+    assert figures["5.billing.organizations"]["value"] == 3
+    assert figures["7.load.errors"]["value"] == 0
+
+    # The import and the billing run left nothing behind: no throwaway organization, no extra record.
+    assert not Organization.objects.filter(account_number__startswith="BENCH-").exists()
+    assert UsageRecord.objects.count() == figures["0.dataset.records"]["value"]
+    # The statements rendered for the PDF figure are kept with the dataset: one per demo customer.
+    assert Statement.objects.count() == len(demo_accounts())
+    assert set(Statement.objects.values_list("organization__account_number", flat=True)) == set(demo_accounts())
