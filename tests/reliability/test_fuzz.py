@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from billing.ingest.importer import ImportFileError, usage_import
 from billing.models import ImportRejection, UsageRecord
 from portal.api.core.errors import Codes
-from tests.api.conftest import acme  # noqa: F401 - fixture
-from tests.ingest.conftest import pbx  # noqa: F401 - fixture
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
