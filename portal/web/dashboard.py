@@ -8,8 +8,6 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 
 from billing.models import Statement
@@ -25,6 +23,7 @@ from billing.usage.selectors import (
     usage_records,
     usage_summary,
 )
+from portal.web.offers import offers_panel_context
 from portal.web.usage import explorer_url
 from portal.web.usage_forms import today_for
 
@@ -149,11 +148,7 @@ def dashboard_context(request) -> dict:
             .order_by("-period_start")
             .first()
         )
-        try:
-            get_template(OFFERS_PANEL)
-            offers_panel = OFFERS_PANEL
-        except TemplateDoesNotExist:
-            offers_panel = None
+        offers_panel = OFFERS_PANEL
 
     return {
         "period": full_period,
@@ -176,5 +171,6 @@ def dashboard_context(request) -> dict:
         "people_url": explorer_url(dim="person", **period_params),
         "last_statement": last_statement,
         "offers_panel": offers_panel,
+        **(offers_panel_context(request, caller.membership) if offers_panel else {}),
         "reveal_numbers": scope.reveal_numbers,
     }

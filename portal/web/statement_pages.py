@@ -13,6 +13,7 @@ from billing.statements.services import BillingError
 from portal.account import dispute_raise
 from portal.web.access import portal_view
 from portal.web.account_forms import DisputeForm
+from portal.web.offers import offers_panel_context
 
 PAGE_SIZE = 24
 
@@ -71,5 +72,6 @@ def statement_detail(request, statement_id: int):
                 messages.success(request, "Your dispute was sent to our billing team. Its answer appears here.")
                 return redirect("statement", statement_id=statement.pk)
     context = _detail_context(statement)
+    context.update(offers_panel_context(request, request.caller.membership, statement=statement))
     context["dispute_form"] = form
     return render(request, "portal/statements/detail.html", context, status=400 if form.errors else 200)
