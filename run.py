@@ -88,6 +88,8 @@ def demo() -> None:
     manage("seed_demo", "--if-empty")
     say("issuing the statements of every closed billing period (kept between runs; PDFs by the worker)")
     manage("run_billing", "--all-closed", "--no-pdf")
+    say("pricing the open period's usage so far")
+    manage("rate_usage")
     say("starting a local Celery worker")
     worker = subprocess.Popen(
         [

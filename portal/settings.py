@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
     # each one be picked up soon after its period closes locally. Issuing is idempotent.
     "billing-run": {"task": "billing.statements.tasks.run_daily_billing", "schedule": 3600.0},
     "usage-drop-folder": {"task": "billing.tasks.import_dropped_files", "schedule": 60.0},
+    # Usage of the open period is priced hourly, so charges so far and budgets show money before billing.
+    "rate-open-periods": {"task": "billing.statements.tasks.rate_open_periods", "schedule": 3600.0},
     # Budget alerts: usage reaches the rollups within minutes; a quarter-hour check is soon enough.
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
 }

@@ -562,3 +562,27 @@ def adjustment_create(*, organization: Organization, amount: Decimal, reason: st
     return Adjustment.objects.create(
         organization=organization, amount=amount, reason=reason.strip(), created_by=created_by, corrects=corrects
     )
+
+
+def usage_rate_open_period(*, organization: Organization, now: datetime | None = None) -> int:
+    """Price the usage of the organization's open billing period so far, so that the dashboard's
+    "charges so far", the projection and budget alerts show money before the period is billed.
+
+    Rated exactly as the statement will rate it (same load and rating functions); allowances are
+    consumed in time order, so the calls made so far get the cost they will have on the statement.
+    Idempotent; the statement's own rating at issue overwrites these columns. Returns records rated."""
+    today = (now or timezone.now()).astimezone(organization.tz).date()
+    period = period_containing(organization, today)
+    with transaction.atomic():
+        loaded = period_usage_load(organization=organization, period=period)
+        if not loaded.usages:
+            return 0
+        rated = period_usage_rate(loaded)
+        plan_code_of = {}
+        for r in rated.result.rated:
+            plan = rated.plan_for(r.usage)
+            if plan is not None:
+                plan_code_of[r.usage.id] = plan.code
+        _write_costs(rated.result.rated, plan_code_of, loaded.plans_by_code)
+        rollups_rebuild(slices={(organization.id, u.local_date) for u in loaded.usages})
+        return len(rated.result.rated)

@@ -17,6 +17,7 @@ from billing.statements.services import (
     last_closed_period,
     period_containing,
     statement_issue,
+    usage_rate_open_period,
 )
 from billing.webhooks import webhook_attempt
 
@@ -131,3 +132,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
         WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
         return "failed"
     raise self.retry(countdown=min(30 * 2**self.request.retries, 6 * 3600))
+
+
+@shared_task(acks_late=True)
+def rate_open_periods() -> int:
+    """Beat task: price each organization's open-period usage so far (idempotent)."""
+    return sum(usage_rate_open_period(organization=org) for org in Organization.objects.all())

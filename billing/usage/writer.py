@@ -61,7 +61,9 @@ class WriteResult:
 
 def _copy_chunk(cursor, rows: list[NewUsageRecord]) -> None:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # "\r\n" rows: the csv module then quotes any field holding a CR or LF (e.g. a CDR's userfield),
+    # which a bare "\n" terminator would leave unquoted and PostgreSQL would read as a row break.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     for row in rows:
         values = _values(row)
         writer.writerow(

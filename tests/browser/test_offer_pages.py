@@ -1,6 +1,6 @@
 """A purchasing manager acts on an offer next to a statement, in a real browser; staff get a change request."""
 
-from billing.models import Statement
+from billing.models import OfferChangeRequest, OfferResponse, Statement
 from billing.offers.services import offers_compute
 from tests.offers.conftest import ISSUED_AT, catalog, consultancy, issue_periods, no_holdout  # noqa: F401
 
@@ -19,7 +19,8 @@ def test_admin_requests_an_offer_from_the_statement_page(page, sign_in, make, ca
     offer.get_by_label("Comment (optional)").fill("Please switch from next month")
     offer.get_by_role("button", name="Request this offer").click()
     page.wait_for_load_state()
-    top.refresh_from_db()
-    assert top.status == "accepted"
+    answer = OfferResponse.objects.get(recommendation=top)
+    assert (answer.decision, answer.reason) == ("accepted", "Please switch from next month")
+    assert OfferChangeRequest.objects.filter(response=answer, status="open").exists()
     assert page.url.endswith(f"/statements/{statement.pk}/")
     assert Statement.objects.get(pk=statement.pk).total == statement.total  # billing itself is not changed
