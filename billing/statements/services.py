@@ -210,6 +210,20 @@ class RecurringExact:
     plan_code: str
 
 
+def _period_rate_and_store(organization: Organization, loaded: PeriodUsage) -> RatedPeriod:
+    """Rate a loaded period, store each record's cost and plan, and rebuild the rollups it touched."""
+    rated = period_usage_rate(loaded)
+    plan_code_of = {}
+    for r in rated.result.rated:
+        plan = rated.plan_for(r.usage)
+        if plan is not None:
+            plan_code_of[r.usage.id] = plan.code
+    _write_costs(rated.result.rated, plan_code_of, loaded.plans_by_code)
+    if loaded.usages:
+        rollups_rebuild(slices={(organization.id, u.local_date) for u in loaded.usages})
+    return rated
+
+
 def period_usage_load(*, organization: Organization, period: BillingPeriod) -> PeriodUsage:
     """Read the period's line plans and usage records (read only; labels in the active language)."""
     period_end_excl = period.end + timedelta(days=1)
@@ -360,17 +374,8 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         tax_rate=organization.tax_rate,
     )
     loaded = period_usage_load(organization=organization, period=period)
-    rated = period_usage_rate(loaded)
-    result, plan_for, extra, plans_by_code = rated.result, rated.plan_for, loaded.extra, loaded.plans_by_code
-    usages = loaded.usages
-    plan_code_of = {}
-    for r in result.rated:
-        plan = plan_for(r.usage)
-        if plan is not None:
-            plan_code_of[r.usage.id] = plan.code
-    _write_costs(result.rated, plan_code_of, plans_by_code)
-    if usages:
-        rollups_rebuild(slices={(organization.id, u.local_date) for u in usages})
+    rated = _period_rate_and_store(organization, loaded)
+    result, extra = rated.result, loaded.extra
 
     # --- Statement lines --------------------------------------------------------------------------
     lines: list[StatementLine] = []
@@ -577,12 +582,4 @@ def usage_rate_open_period(*, organization: Organization, now: datetime | None =
         loaded = period_usage_load(organization=organization, period=period)
         if not loaded.usages:
             return 0
-        rated = period_usage_rate(loaded)
-        plan_code_of = {}
-        for r in rated.result.rated:
-            plan = rated.plan_for(r.usage)
-            if plan is not None:
-                plan_code_of[r.usage.id] = plan.code
-        _write_costs(rated.result.rated, plan_code_of, loaded.plans_by_code)
-        rollups_rebuild(slices={(organization.id, u.local_date) for u in loaded.usages})
-        return len(rated.result.rated)
+        return len(_period_rate_and_store(organization, loaded).result.rated)
