@@ -24,7 +24,7 @@ from billing.usage.scope import Scope
 from billing.usage.selectors import MAX_PAGE, UsageQueryError, usage_records, usage_summary
 from portal.models import AuditLog, ExportJob
 from portal.web.access import portal_view
-from portal.web.statements import _Echo, safe_cell
+from portal.web.statements import CALL_COLUMNS, _Echo, safe_cell
 from portal.web.usage import add_selector_error, explore
 from portal.web.usage_forms import DIMENSION_LABELS, RecordsForm, UsageQuery, UsageQueryForm, resolved_params
 
@@ -153,22 +153,6 @@ def usage_export(request):
 
 # --- Drill-down ------------------------------------------------------------------------------------
 
-RECORD_HEADER = [
-    "start_local",
-    "line",
-    "person",
-    "location",
-    "usage_type",
-    "direction",
-    "answered",
-    "other_party",
-    "category",
-    "country",
-    "duration_seconds",
-    "billable_seconds",
-    "data_bytes",
-]
-
 
 def record_rows(scope: Scope, form: RecordsForm, progress=None) -> Iterator[list]:
     """Every call of a drill-down, page after page through the scoped selector (keyset pagination)."""
@@ -212,7 +196,7 @@ def record_rows(scope: Scope, form: RecordsForm, progress=None) -> Iterator[list
 
 
 def record_header(scope: Scope) -> list[str]:
-    return [*RECORD_HEADER, f"cost_{scope.organization.currency}"]
+    return [*CALL_COLUMNS, f"cost_{scope.organization.currency}"]
 
 
 def count_records(scope: Scope, query: UsageQuery) -> int:

@@ -74,6 +74,24 @@ def statement_pdf(request, statement_id: int):
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# The columns of every calls export (statement CSV and usage drill-down), before the cost column.
+CALL_COLUMNS = [
+    "start_local",
+    "line",
+    "person",
+    "location",
+    "usage_type",
+    "direction",
+    "answered",
+    "other_party",
+    "category",
+    "country",
+    "duration_seconds",
+    "billable_seconds",
+    "data_bytes",
+]
+
+
 def safe_cell(value) -> str:
     """Neutralise spreadsheet formulas (OWASP CSV injection): a leading =, +, -, @ gets a quote."""
     text = "" if value is None else str(value)
@@ -117,22 +135,7 @@ def statement_calls_csv(request, statement_id: int):
             "cost",
         )
     )
-    header = [
-        "start_local",
-        "line",
-        "person",
-        "location",
-        "usage_type",
-        "direction",
-        "answered",
-        "other_party",
-        "category",
-        "country",
-        "duration_seconds",
-        "billable_seconds",
-        "data_bytes",
-        f"cost_{org.currency}",
-    ]
+    header = [*CALL_COLUMNS, f"cost_{org.currency}"]
 
     def generate():
         writer = csv.writer(_Echo())
