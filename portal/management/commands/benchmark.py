@@ -44,8 +44,14 @@ class Command(BaseCommand):
             help="PostgreSQL for the benchmark (default: embedded server in var/bench/pgdata)",
         )
         parser.add_argument("--json", default=None, help="Where to write the JSON (default var/benchmark.json)")
+        parser.add_argument(
+            "--only",
+            default="",
+            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-7)",
+        )
 
     def handle(self, *args, **options):
+        self._only(options["only"])  # a typo fails here, before a dataset is built
         if os.environ.get(CHILD_FLAG) != "1":
             return self._spawn(options)
         return self._run(options)
@@ -78,12 +84,21 @@ class Command(BaseCommand):
             "web_workers",
             "database_url",
             "json",
+            "only",
         ):
             if options.get(name) not in (None, ""):
                 out += [f"--{name.replace('_', '-')}", str(options[name])]
         if options.get("quick"):
             out.append("--quick")
         return out
+
+    @staticmethod
+    def _only(value: str) -> set[str]:
+        figures = {"1", "2", "3", "4", "5", "6", "7"}
+        chosen = {part.strip() for part in value.split(",") if part.strip()} or figures
+        if chosen - figures:
+            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-7")
+        return chosen
 
     def _run(self, options):
         from portal.benchmark import Report, setup
@@ -144,22 +159,30 @@ class Command(BaseCommand):
         tokens = setup.tokens_create(org, sizes.load_clients + latency_tokens)
         workdir = f.workdir()
         server = setup.WebServer(workers=web_workers, threads=4, log_path=workdir / "gunicorn.log")
+        only = self._only(options["only"])
         try:
             api = f.Api(server.url, tokens[:latency_tokens])
-            log(f"1. usage summary ({org.name}, {start} – {end}) ...")
-            f.figure_summary(report, api, org, start, end, sizes)
-            log("2. drill-down ...")
-            f.figure_drill_down(report, api, tokens[0], org, start, end, sizes)
-            log("6. refusing an over-cost query ...")
-            f.figure_refusal(report, api, tokens[0], start, end, sizes)
-            log("4. statement PDF ...")
-            f.figure_pdf(report, api, statement, demo_statements, sizes)
-            log(f"3. import of {sizes.import_rows:,} Asterisk rows ...")
-            f.figure_import(report, sizes, workdir)
-            log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
-            f.figure_billing_run(report, sizes, options["broker"], workdir, log)
-            log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
-            f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
+            if "1" in only:
+                log(f"1. usage summary ({org.name}, {start} – {end}) ...")
+                f.figure_summary(report, api, org, start, end, sizes)
+            if "2" in only:
+                log("2. drill-down ...")
+                f.figure_drill_down(report, api, tokens[0], org, start, end, sizes)
+            if "6" in only:
+                log("6. refusing an over-cost query ...")
+                f.figure_refusal(report, api, tokens[0], start, end, sizes)
+            if "4" in only:
+                log("4. statement PDF ...")
+                f.figure_pdf(report, api, statement, demo_statements, sizes)
+            if "3" in only:
+                log(f"3. import of {sizes.import_rows:,} Asterisk rows ...")
+                f.figure_import(report, sizes, workdir)
+            if "5" in only:
+                log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
+                f.figure_billing_run(report, sizes, options["broker"], workdir, log)
+            if "7" in only:
+                log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
+                f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
