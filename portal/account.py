@@ -143,17 +143,14 @@ def member_change_role(*, membership: Membership, role: str, locations=(), perso
 
 @transaction.atomic
 def member_remove(*, membership: Membership, removed_by) -> None:
-    """Remove a membership (the user keeps other organizations). Its API tokens go with it."""
+    """Remove a membership (the user keeps other organizations); its API tokens are revoked and kept."""
     admins = _lock_admins(membership.organization)
     membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
     if membership.role == Role.ADMIN and admins <= 1:
         raise AccountError("This is the last administrator and cannot be removed.")
     # Tokens are referenced by audit rows (append-only), so they are revoked and detached, never deleted.
-    if membership.tokens.exists():
-        raise AccountError(
-            "This member has API tokens in the audit history; change the role to limit access instead "
-            "and revoke the tokens."
-        )
+    for token in membership.tokens.filter(revoked_at__isnull=True):
+        token_revoke(token=token, revoked_by=removed_by)
     _audit(
         organization=membership.organization,
         user=removed_by,
@@ -166,12 +163,12 @@ def member_remove(*, membership: Membership, removed_by) -> None:
 
 @transaction.atomic
 def token_revoke(*, token: ApiToken, revoked_by) -> ApiToken:
-    token = ApiToken.objects.select_for_update().select_related("membership__organization").get(pk=token.pk)
+    token = ApiToken.objects.select_for_update().select_related("organization").get(pk=token.pk)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         _audit(
-            organization=token.membership.organization,
+            organization=token.organization,
             user=revoked_by,
             token=token,
             action="token.revoked",

@@ -62,7 +62,10 @@ class ApiToken(models.Model):
 
     PREFIX = "bp_"
 
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Removing a member revokes their tokens and detaches them (membership NULL): the audit log refers to
+    # tokens, so they are kept; a detached token never authenticates.
+    membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens")
     name = models.CharField(max_length=100)
     key_prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)

@@ -33,7 +33,7 @@ def overview(request):
         "members": Membership.objects.filter(organization=org).count(),
         "admins": Membership.objects.filter(organization=org, role=Role.ADMIN).count(),
         "active_tokens": sum(
-            1 for t in ApiToken.objects.filter(membership__organization=org, revoked_at__isnull=True) if t.is_active
+            1 for t in ApiToken.objects.filter(organization=org, revoked_at__isnull=True) if t.is_active
         ),
         "budgets": Budget.objects.filter(organization=org).count(),
         "recent": AuditLog.objects.filter(organization=org).select_related("user")[:10],
@@ -128,7 +128,7 @@ def member_delete(request, membership_id: int):
 
 def _tokens(org):
     return (
-        ApiToken.objects.filter(membership__organization=org)
+        ApiToken.objects.filter(organization=org)
         .select_related("membership__user")
         .order_by("revoked_at", "-created_at")
     )

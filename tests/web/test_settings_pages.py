@@ -175,3 +175,25 @@ def test_budget_create_and_remove(client, org, signed_in, make):
     assert bad.status_code == 400 and "Choose the location" in page and "whole percents" in page
     assert client.post(f"/settings/budgets/{budget.pk}/remove").status_code == 302
     assert not Budget.objects.exists()
+
+
+def test_removing_a_member_revokes_and_keeps_their_tokens(client, org, signed_in, make):
+    """A member whose tokens appear in the audit log can be removed: the tokens are revoked, stop
+    working at once, and stay listed (for the audit trail) as a removed member's."""
+    from portal.api.core.auth import AuthenticationFailed, authenticate_token, token_create
+
+    signed_in(org, role="admin")
+    leaver = make.membership(make.user(), org, role="analyst")
+    token, raw = token_create(membership=leaver, name="ERP sync", scopes=["usage:read"])
+    authenticate_token(raw)  # used once: an audit row now refers to the token
+    assert AuditLog.objects.filter(token=token, action="token.used").exists()
+
+    assert client.post(f"/settings/members/{leaver.pk}/remove").status_code == 302
+    assert not Membership.objects.filter(pk=leaver.pk).exists()
+    token.refresh_from_db()
+    assert token.revoked_at is not None and token.membership is None and token.organization == org
+    assert AuditLog.objects.filter(token=token, action="token.revoked").exists()
+    with pytest.raises(AuthenticationFailed):
+        authenticate_token(raw)
+    listing = client.get("/settings/tokens/").content.decode()
+    assert "ERP sync" in listing and "removed member" in listing

@@ -61,7 +61,13 @@ def authenticate_token(raw: str, *, ip_address: str | None = None) -> Caller:
         .first()
     )
     # The lookup is by hash (an index); the constant-time compare guards the final check anyway.
-    if token is None or not token.matches(raw) or not token.is_active or not token.membership.user.is_active:
+    if (
+        token is None
+        or not token.matches(raw)
+        or not token.is_active
+        or token.membership is None
+        or not token.membership.user.is_active
+    ):
         raise AuthenticationFailed("unknown, expired or revoked token")
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
@@ -105,6 +111,7 @@ def token_create(*, membership: Membership, name: str, scopes: list[str], expire
         raise ValueError(f"unknown token scopes: {', '.join(sorted(unknown))}")
     raw = ApiToken.new_raw_token()
     token = ApiToken.objects.create(
+        organization=membership.organization,
         membership=membership,
         name=name,
         key_prefix=raw[:10],
