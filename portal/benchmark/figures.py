@@ -94,7 +94,10 @@ class Api:
         status, body = self.request(
             "POST", "/graphql/", json.dumps({"query": query, "variables": variables or {}}).encode()
         )
-        return status, json.loads(body)
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            raise RuntimeError(f"the server answered HTTP {status} with a non-JSON body: {body[:300]!r}") from None
 
     def ok(self, query: str, variables: dict | None = None) -> dict:
         status, data = self.graphql(query, variables)
