@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -429,18 +430,21 @@ def _with_template(statement: Statement, version: int) -> Statement:
     return copy
 
 
-def _timed_side_by_side(fns: dict[str, object], repeats: int) -> dict[str, list[float]]:
+def _timed_side_by_side(fns: dict[str, object], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Like ``timed`` for several functions, taking turns, so that a change in the machine's load
-    during the measurement affects them alike (this machine's CPUs are shared)."""
+    during the measurement affects them alike (this machine's CPUs are shared). Returns the wall-clock
+    milliseconds and the CPU milliseconds of this process (which other processes' load does not inflate)."""
     for fn in fns.values():
         fn()
-    out: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             fn()
-            out[name].append((time.perf_counter() - began) * 1000)
-    return out
+            wall[name].append((time.perf_counter() - began) * 1000)
+            cpu[name].append((time.process_time() - began_cpu) * 1000)
+    return wall, cpu
 
 
 def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[Statement], sizes: Sizes) -> None:
@@ -453,7 +457,7 @@ def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[St
     pages = {s.pk: _pages(s) for s in statements}
     statement = min(statements, key=lambda s: (abs(pages[s.pk] - 2.5), s.number))
     first = _with_template(statement, 1)
-    runs = _timed_side_by_side(
+    runs, cpu = _timed_side_by_side(
         {
             "typical": lambda: render_pdf(statement_html(statement)),
             "v1": lambda: render_pdf(statement_html(first)),
@@ -481,7 +485,9 @@ def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[St
         "ms",
         "≤ 500 ms",
         p95 <= 500,
-        note=f"of which the HTML (template, chart) takes {percentile(html_ms, 50):.0f} ms (median)",
+        note=f"of which the HTML (template, chart) takes {percentile(html_ms, 50):.0f} ms (median); CPU time "
+        f"of the render, median: {percentile(cpu['typical'], 50):.0f} ms (v1 {percentile(cpu['v1'], 50):.0f} ms, "
+        f"minimal document {percentile(cpu['minimal'], 50):.0f} ms)",
     )
     report.add(
         "4.pdf.v1_p95_ms",
@@ -519,6 +525,31 @@ def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[St
 
 
 # --- 5. billing run -------------------------------------------------------------------------------
+
+
+def _tree_cpu_seconds(pids: list[int]) -> float | None:
+    """CPU seconds (user + system) used so far by these processes and their descendants (Linux /proc);
+    None where /proc cannot tell. The workers' CPU per statement does not depend on how busy the
+    machine's other processes keep the shared CPUs, unlike the wall-clock rate."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    stats = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (name) ": state, ppid, ..., utime, stime
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, grew = set(pids), True
+    while grew:
+        children = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree |= children
+        grew = bool(children)
+    return sum(stats[pid][1] for pid in tree if pid in stats) / os.sysconf("SC_CLK_TCK")
 
 
 def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, workdir: Path, log) -> None:
@@ -586,6 +617,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
 
         client = Celery("benchmark-client", broker=broker)
         client.conf.broker_transport_options = options
+        cpu_before = _tree_cpu_seconds([w.pid for w in workers])
         began = time.monotonic()
         for org, period in orgs:
             client.send_task("billing.statements.tasks.issue_statement", args=[org.pk, period.start.isoformat()])
@@ -598,6 +630,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
                 break
             time.sleep(0.25)
         elapsed = time.monotonic() - began
+        cpu_after = _tree_cpu_seconds([w.pid for w in workers])
         busy = [p.read_text().count("succeeded in") for p in logs]
     finally:
         for worker in workers:
@@ -612,11 +645,19 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
     log(f"  billing run: {done}/{len(orgs)} statements in {elapsed:.1f} s; {removed} throwaway organizations removed")
     per_minute = done / elapsed * 60
     minutes_1000 = 1000 / per_minute if per_minute else None
+    cpu_note = ""
+    if cpu_before is not None and cpu_after is not None and done:
+        cpu_ms = (cpu_after - cpu_before) / done * 1000
+        cpu_note = (
+            f"; the workers' CPU per statement {cpu_ms:.0f} ms (PostgreSQL's not included), i.e. "
+            f"{1000 * cpu_ms / 1000 / 2 / 60:.1f} min of worker CPU for 1,000 on 2 otherwise idle cores"
+        )
     report.context["billing_run"] = {
         "organizations": len(orgs),
         "ready": done,
         "seconds": elapsed,
         "tasks_per_worker": busy,
+        "worker_cpu_seconds": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         "broker": broker.split("://")[0],
     }
     report.add(
@@ -636,7 +677,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
         "≤ 5 min",
         minutes_1000 is not None and minutes_1000 <= 5,
         note=f"{len(orgs)} organizations × {sizes.billing_records} usage records measured; tasks done per worker "
-        f"{busy} (issue + render + notify); broker {broker.split('://')[0]}",
+        f"{busy} (issue, offers, render, notify); broker {broker.split('://')[0]}{cpu_note}",
     )
 
 
