@@ -177,6 +177,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # kombu polls a folder: an idle worker (and one that just acknowledged a task) sleeps this long
+        # before looking again. kombu's default of 1 s left each worker idle up to a second between the
+        # billing run's tasks (issue, offers, render, notify per statement); listing a folder is cheap.
+        "polling_interval": float(os.environ.get("CELERY_FILESYSTEM_POLL_SECONDS", "0.1")),
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True

@@ -4,8 +4,12 @@ from decimal import Decimal
 from xml.sax.saxutils import escape
 
 
-def bar_chart(values: list[tuple[str, Decimal]], *, width: int = 520, height: int = 120, title: str = "") -> str:
-    """A bar chart as an SVG string; ``values`` are (label, amount). Labels of every 7th bar are shown."""
+def bar_chart(
+    values: list[tuple[str, Decimal]], *, width: int = 520, height: int = 120, title: str = "", tooltips: bool = True
+) -> str:
+    """A bar chart as an SVG string; ``values`` are (label, amount). Labels of every 7th bar are shown.
+
+    ``tooltips=False`` leaves out each bar's ``<title>`` (a PDF cannot show them; statement template v2)."""
     if not values:
         return ""
     top = max((v for _, v in values), default=Decimal(0)) or Decimal(1)
@@ -21,10 +25,8 @@ def bar_chart(values: list[tuple[str, Decimal]], *, width: int = 520, height: in
     for i, (label, value) in enumerate(values):
         h = float(value / top) * (chart_h - 6)
         x = 30 + i * (bar_w + gap)
-        parts.append(
-            f'<rect x="{x:.1f}" y="{chart_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="#0b5cad">'
-            f"<title>{escape(label)}: {value}</title></rect>"
-        )
+        rect = f'<rect x="{x:.1f}" y="{chart_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="#0b5cad"'
+        parts.append(f"{rect}><title>{escape(label)}: {value}</title></rect>" if tooltips else f"{rect}/>")
         if i % 7 == 0:
             parts.append(f'<text x="{x:.1f}" y="{height - 6}" font-size="9" fill="#57606a">{escape(label)}</text>')
     parts.append(f'<text x="0" y="10" font-size="9" fill="#57606a">{escape(str(top.quantize(Decimal("1"))))}</text>')

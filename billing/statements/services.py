@@ -39,6 +39,7 @@ from billing.models import (
 )
 from billing.models.choices import Category, DurationBand, UsageType
 from billing.rating.engine import Allowance, PeriodRating, PlanTerms, Rate, Usage, rate_period
+from billing.statements.pdf import CURRENT_TEMPLATE_VERSION
 from billing.usage.rollups import rollups_rebuild
 from billing.webhooks import webhook_emit
 
@@ -372,6 +373,7 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         currency=currency,
         language=statement_language(organization),
         tax_rate=organization.tax_rate,
+        template_version=CURRENT_TEMPLATE_VERSION,
     )
     loaded = period_usage_load(organization=organization, period=period)
     rated = _period_rate_and_store(organization, loaded)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -24,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.ingest.importer import usage_import
 from billing.models import Organization, Statement
-from billing.statements.pdf import render_pdf, statement_html
+from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
 from billing.statements.services import last_closed_period
 from portal.api.core import limits
 from portal.api.schema import schema
@@ -391,9 +392,13 @@ MEMORY_SCRIPT = """
 import resource, sys, django
 django.setup()
 from billing.models import Statement
-from billing.statements.pdf import render_pdf, statement_html
-html = sys.argv[2] if sys.argv[1] == "minimal" else statement_html(
-    Statement.objects.select_related("organization").get(pk=int(sys.argv[1])))
+from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
+if sys.argv[1] == "minimal":
+    html = sys.argv[2]
+else:
+    statement = Statement.objects.select_related("organization").get(pk=int(sys.argv[1]))
+    statement.template_version = CURRENT_TEMPLATE_VERSION  # as a statement issued today renders
+    html = statement_html(statement)
 render_pdf(html)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -418,14 +423,54 @@ def _pages(statement: Statement) -> int:
     return len(HTML(string=statement_html(statement), base_url=str(settings.BASE_DIR)).render().pages)
 
 
+def _with_template(statement: Statement, version: int) -> Statement:
+    """The statement rendered with another template version (in memory only; nothing is saved).
+
+    The dataset's demo statements keep the template they were issued with; the figure measures the
+    current template (what every statement issued today gets) and, beside it, the first one."""
+    copy = Statement.objects.select_related("organization").get(pk=statement.pk)
+    copy.template_version = version
+    return copy
+
+
+def _timed_side_by_side(fns: dict[str, object], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Like ``timed`` for several functions, taking turns, so that a change in the machine's load
+    during the measurement affects them alike (this machine's CPUs are shared). Returns the wall-clock
+    milliseconds and the CPU milliseconds of this process (which other processes' load does not inflate)."""
+    for fn in fns.values():
+        fn()
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            began, began_cpu = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append((time.perf_counter() - began) * 1000)
+            cpu[name].append((time.process_time() - began_cpu) * 1000)
+    return wall, cpu
+
+
 def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[Statement], sizes: Sizes) -> None:
     """A typical statement (the demo customer's whose PDF has 2–3 pages) against a minimal document;
-    the largest customer's statement beside them; the download of the largest one's stored PDF."""
+    the largest customer's statement beside them; the download of the largest one's stored PDF.
+
+    Rendered with the current template; the same statement with template v1 is measured in turn with
+    it (v1 is kept for the statements issued with it, which re-render byte for byte)."""
+    statements = [_with_template(s, CURRENT_TEMPLATE_VERSION) for s in statements]
     pages = {s.pk: _pages(s) for s in statements}
     statement = min(statements, key=lambda s: (abs(pages[s.pk] - 2.5), s.number))
-    typical = timed(lambda: render_pdf(statement_html(statement)), sizes.pdf_repeats)
+    first = _with_template(statement, 1)
+    runs, cpu = _timed_side_by_side(
+        {
+            "typical": lambda: render_pdf(statement_html(statement)),
+            "v1": lambda: render_pdf(statement_html(first)),
+            "minimal": lambda: render_pdf(MINIMAL_HTML),
+        },
+        sizes.pdf_repeats,
+    )
+    typical, minimal, typical_v1 = runs["typical"], runs["minimal"], runs["v1"]
     html_ms = timed(lambda: statement_html(statement), sizes.pdf_repeats)
-    minimal = timed(lambda: render_pdf(MINIMAL_HTML), sizes.pdf_repeats)
+    largest = _with_template(largest, CURRENT_TEMPLATE_VERSION)
     big = timed(lambda: render_pdf(statement_html(largest)), max(2, sizes.pdf_repeats // 2))
     p95, minimal_p50 = percentile(typical, 95), percentile(minimal, 50)
     ratio = percentile(typical, 50) / minimal_p50
@@ -438,12 +483,22 @@ def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[St
     )
     report.add(
         "4.pdf.p95_ms",
-        "statement PDF render p95 (HTML + WeasyPrint)",
+        f"statement PDF render p95 (HTML + WeasyPrint, template v{CURRENT_TEMPLATE_VERSION})",
         p95,
         "ms",
         "≤ 500 ms",
         p95 <= 500,
-        note=f"of which the HTML (template, chart) takes {percentile(html_ms, 50):.0f} ms (median)",
+        note=f"of which the HTML (template, chart) takes {percentile(html_ms, 50):.0f} ms (median); CPU time "
+        f"of the render, median: {percentile(cpu['typical'], 50):.0f} ms (v1 {percentile(cpu['v1'], 50):.0f} ms, "
+        f"minimal document {percentile(cpu['minimal'], 50):.0f} ms)",
+    )
+    report.add(
+        "4.pdf.v1_p95_ms",
+        f"the same statement with template v1 ({_pages(first)} pages), p95",
+        percentile(typical_v1, 95),
+        "ms",
+        note=f"median {percentile(typical_v1, 50):.0f} ms; template v{CURRENT_TEMPLATE_VERSION} median "
+        f"{percentile(typical, 50):.0f} ms, measured in turn",
     )
     report.add("4.pdf.minimal_ms", "minimal one-page WeasyPrint document, median", minimal_p50, "ms")
     report.add("4.pdf.vs_minimal", "statement median / minimal median", ratio, "×", "≤ 2×", ratio <= 2)
@@ -473,6 +528,31 @@ def figure_pdf(report: Report, api: Api, largest: Statement, statements: list[St
 
 
 # --- 5. billing run -------------------------------------------------------------------------------
+
+
+def _tree_cpu_seconds(pids: list[int]) -> float | None:
+    """CPU seconds (user + system) used so far by these processes and their descendants (Linux /proc);
+    None where /proc cannot tell. The workers' CPU per statement does not depend on how busy the
+    machine's other processes keep the shared CPUs, unlike the wall-clock rate."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    stats = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (name) ": state, ppid, ..., utime, stime
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, grew = set(pids), True
+    while grew:
+        children = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree |= children
+        grew = bool(children)
+    return sum(stats[pid][1] for pid in tree if pid in stats) / os.sysconf("SC_CLK_TCK")
 
 
 def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, workdir: Path, log) -> None:
@@ -540,6 +620,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
 
         client = Celery("benchmark-client", broker=broker)
         client.conf.broker_transport_options = options
+        cpu_before = _tree_cpu_seconds([w.pid for w in workers])
         began = time.monotonic()
         for org, period in orgs:
             client.send_task("billing.statements.tasks.issue_statement", args=[org.pk, period.start.isoformat()])
@@ -552,6 +633,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
                 break
             time.sleep(0.25)
         elapsed = time.monotonic() - began
+        cpu_after = _tree_cpu_seconds([w.pid for w in workers])
         busy = [p.read_text().count("succeeded in") for p in logs]
     finally:
         for worker in workers:
@@ -566,11 +648,19 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
     log(f"  billing run: {done}/{len(orgs)} statements in {elapsed:.1f} s; {removed} throwaway organizations removed")
     per_minute = done / elapsed * 60
     minutes_1000 = 1000 / per_minute if per_minute else None
+    cpu_note = ""
+    if cpu_before is not None and cpu_after is not None and done:
+        cpu_ms = (cpu_after - cpu_before) / done * 1000
+        cpu_note = (
+            f"; the workers' CPU per statement {cpu_ms:.0f} ms (PostgreSQL's not included), i.e. "
+            f"{1000 * cpu_ms / 1000 / 2 / 60:.1f} min of worker CPU for 1,000 on 2 otherwise idle cores"
+        )
     report.context["billing_run"] = {
         "organizations": len(orgs),
         "ready": done,
         "seconds": elapsed,
         "tasks_per_worker": busy,
+        "worker_cpu_seconds": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         "broker": broker.split("://")[0],
     }
     report.add(
@@ -590,7 +680,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
         "≤ 5 min",
         minutes_1000 is not None and minutes_1000 <= 5,
         note=f"{len(orgs)} organizations × {sizes.billing_records} usage records measured; tasks done per worker "
-        f"{busy} (issue + render + notify); broker {broker.split('://')[0]}",
+        f"{busy} (issue, offers, render, notify); broker {broker.split('://')[0]}{cpu_note}",
     )
 
 

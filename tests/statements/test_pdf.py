@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from billing.statements.pdf import render_pdf, statement_html, statement_render
+from billing.models import Statement
+from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html, statement_render
 from billing.statements.services import billing_period, statement_issue
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -41,3 +42,28 @@ def test_pdf_text_carries_the_statement_totals_and_renders_identically(billed_or
     assert "Total due" not in text and "Calls:" not in text
     again = render_pdf(statement_html(st))
     assert again == path.read_bytes(), "an issued statement must re-render identically"
+
+
+def _pdf_words(pdf: bytes) -> list[str]:
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return sorted(" ".join(page.extract_text() for page in pages).replace("\xa0", " ").split())
+
+
+@pytest.mark.slow
+def test_new_statements_use_the_faster_template_which_says_what_v1_says(billed_org, settings, tmp_path):
+    """Template v2 (laid out for a fast render) carries every word and number of v1; statements issued
+    with v1 keep it, so their PDFs still re-render byte for byte."""
+    settings.MEDIA_ROOT = tmp_path
+    billed_org.locale = "fr-FR"
+    billed_org.save()
+    st = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10), now=NOW)
+    assert st.template_version == CURRENT_TEMPLATE_VERSION == 2
+    path = statement_render(statement=st)
+    st.refresh_from_db()
+    issued_with_v1 = Statement.objects.select_related("organization").get(pk=st.pk)
+    issued_with_v1.template_version = 1  # in memory: how a statement issued before v2 renders
+    v1 = render_pdf(statement_html(issued_with_v1))
+    assert v1 != path.read_bytes()
+    assert _pdf_words(v1) == _pdf_words(path.read_bytes())
+    assert {st.number, "37,02", "31,11", "5,91"} <= set(_pdf_words(v1))  # French: decimal commas
+    assert render_pdf(statement_html(issued_with_v1)) == v1, "a v1 statement re-renders identically"
