@@ -176,6 +176,9 @@ def _check_fields(fields: list[str]) -> None:
 
 def _raw(fields) -> str:
     text = ",".join(fields) if isinstance(fields, list) else str(fields)
+    # PostgreSQL text cannot hold NUL: a NUL byte past the first 8 KiB (which _readable checks)
+    # is kept as U+FFFD like undecodable bytes, so the rejection can be stored.
+    text = text.replace("\x00", "\ufffd")
     return text.encode("utf-8", errors="replace").decode("utf-8", errors="replace")[:RAW_KEEP]
 
 
