@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import functools
 import hashlib
 import io
 import itertools
@@ -139,14 +138,16 @@ class _Directory:
 def _rows(path: Path):
     """Yield (line_number, fields) for each CSV row, or (line_number, RowError) for unreadable ones.
 
-    Lines are decoded one by one so a single badly encoded row is rejected, not the whole file.
+    A badly encoded row is rejected on its own, not the whole file.
     """
-    with path.open("rb") as handle:
+    # Text mode ending lines at LF only, as in the file's bytes; undecodable bytes become lone
+    # surrogates (surrogateescape), which _check_fields reports per row. LF never occurs inside a
+    # UTF-8 sequence, so this decodes exactly as decoding each line on its own would.
+    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="\n") as handle:
         first = handle.readline()
         if not first:
             return
-        decode = functools.partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
-        lines = itertools.chain((decode(first).lstrip("\ufeff"),), map(decode, handle))
+        lines = itertools.chain((first.lstrip("\ufeff"),), handle)
         reader = csv.reader(lines)
         while True:
             start_line = reader.line_num + 1  # the reader counts the physical lines it has read
@@ -323,16 +324,11 @@ class _FastPbx:
         self.batch = f",{batch_id}\r\n"
         self.latest = (now + FUTURE_TOLERANCE).replace(tzinfo=None)
         self.earliest = EARLIEST.replace(tzinfo=None)
-        self.matches: dict[str, _LineInfo | None] = {}
+        self.matches: dict[str, tuple | None] = {}
         self.lines: dict[int, _FastLine] = {}
-        self.hours: dict[tuple[int, tuple], tuple | None] = {}
+        self.hours: dict[int, dict[tuple, tuple | None]] = {}  # per organization
         self.destinations: dict[tuple[str, int], str] = {}
-
-    def _line(self, info: _LineInfo) -> _FastLine:
-        fast = self.lines.get(info.id)
-        if fast is None:
-            fast = self.lines[info.id] = _FastLine(info, self.directory)
-        return fast
+        self.line = self._line_function()
 
     def _hour(self, org_id: int, key: tuple) -> tuple | None:
         """(UTC offset, local date, local hour) of a wall-clock hour read in the line's organization's
@@ -356,7 +352,7 @@ class _FastPbx:
             local = start + (org_offset - offset)
         except (OverflowError, ValueError):
             return None
-        return offset, local.date(), local.hour, f",{local.date().isoformat()},{local.hour},"
+        return offset, local.date(), f",{local.date().isoformat()},{local.hour},"
 
     def _destination(self, other: str, line: _LineInfo) -> str:
         org = self.directory.orgs[line.organization_id]
@@ -365,72 +361,103 @@ class _FastPbx:
             return _csv_fields(["", "", "other", "", ""])
         return _csv_fields([dest.number, dest.masked, dest.category, dest.country, dest.zone])
 
-    def line(self, fields: list[str]) -> str | None:
+    def _party(self, party: str):
+        """(line info, its _FastLine, its organization's hour cache) of a party, or None."""
+        info = self.directory.match(party)
+        if info is None:
+            return None
+        line = self.lines.get(info.id)
+        if line is None:
+            line = self.lines[info.id] = _FastLine(info, self.directory)
+        return info, line, self.hours.setdefault(info.organization_id, {})
+
+    def _line_function(self):
+        """``line(fields)``: a closure over locals, as this runs once per row of files of millions."""
         counts, src, dst, start_col, duration_col, billsec_col, answer_col, id_col = self.layout
-        if len(fields) not in counts:
-            return None
-        joined = "".join(fields)
-        if "\x00" in joined or (not joined.isascii() and _UNDECODABLE.search(joined)):
-            return None
-        if len(joined) > MAX_FIELD and max(map(len, fields)) > MAX_FIELD:
-            return None
-        try:
-            duration = int(fields[duration_col])
-            billsec = int(fields[billsec_col])
-            naive = _fromisoformat(fields[start_col].strip())
-        except ValueError:
-            return None
-        if duration < 0 or billsec < 0 or billsec > duration or duration > MAX_DURATION or naive.tzinfo is not None:
-            return None
-        if self.asterisk:
-            answered = fields[answer_col].strip().upper() == "ANSWERED"
-            source_id = fields[id_col].strip() if len(fields) > id_col else ""
-        else:
-            answered = bool(fields[answer_col].strip()) and billsec > 0
-            source_id = fields[id_col].strip()
-        source_id = (source_id or stable_id(fields))[:128].replace('"', '""')  # always quoted below
-
-        calling = fields[src]
-        info = self.matches.get(calling, _MISSING)
-        if info is _MISSING:
-            info = self.matches[calling] = self.directory.match(calling)
-        if info is not None:
-            direction, other = "outbound", fields[dst]
-        else:
-            called = fields[dst]
-            info = self.matches.get(called, _MISSING)
-            if info is _MISSING:
-                info = self.matches[called] = self.directory.match(called)
-            if info is None:
-                return None
-            direction, other = "inbound", calling
-
-        key = (info.organization_id, (naive.year, naive.month, naive.day, naive.hour))
-        hour = self.hours.get(key, _MISSING)
-        if hour is _MISSING:
-            hour = self.hours[key] = self._hour(*key)
-        if hour is None:
-            return None
-        offset, local_date, _local_hour, local_text = hour
-        started = naive - offset  # UTC, naive
-        if started > self.latest or started < self.earliest:
-            return None
-        if local_date < info.activated_on or (info.deactivated_on and local_date >= info.deactivated_on):
-            return None
-
-        line = self._line(info)
-        head = line.head(started, direction)
-        dest_key = (other, info.id)
-        dest = self.destinations.get(dest_key)
-        if dest is None:
-            dest = self.destinations[dest_key] = self._destination(other, info)
-        seconds = duration
-        billable = billsec if answered else 0
-        band = bisect.bisect_right(DURATION_BAND_BOUNDS, seconds)
-        return (
-            f"{head}{started.isoformat()}+00:00{local_text}{seconds},{billable},{band},{direction},"
-            f"{'t' if answered else 'f'},{dest}{self.tail}" + '"' + source_id + '"' + self.batch
+        asterisk, tail, batch = self.asterisk, self.tail, self.batch
+        latest, earliest = self.latest, self.earliest
+        matches, destinations, hour_of, party_of, destination_of = (
+            self.matches,
+            self.destinations,
+            self._hour,
+            self._party,
+            self._destination,
         )
+        fromisoformat, bisect_right, bounds, undecodable = (
+            _fromisoformat,
+            bisect.bisect_right,
+            DURATION_BAND_BOUNDS,
+            _UNDECODABLE.search,
+        )
+
+        def line(fields: list[str]) -> str | None:
+            if len(fields) not in counts:
+                return None
+            joined = "".join(fields)
+            if "\x00" in joined or (not joined.isascii() and undecodable(joined)):
+                return None
+            if len(joined) > MAX_FIELD and max(map(len, fields)) > MAX_FIELD:
+                return None
+            try:
+                duration = int(fields[duration_col])
+                billsec = int(fields[billsec_col])
+                naive = fromisoformat(fields[start_col].strip())
+            except ValueError:
+                return None
+            if duration < 0 or billsec < 0 or billsec > duration or duration > MAX_DURATION or naive.tzinfo is not None:
+                return None
+            if asterisk:
+                answered = fields[answer_col].strip().upper() == "ANSWERED"
+                source_id = fields[id_col].strip() if len(fields) > id_col else ""
+            else:
+                answered = bool(fields[answer_col].strip()) and billsec > 0
+                source_id = fields[id_col].strip()
+            source_id = (source_id or stable_id(fields))[:128].replace('"', '""')  # always quoted below
+
+            calling = fields[src]
+            party = matches.get(calling, _MISSING)
+            if party is _MISSING:
+                party = matches[calling] = party_of(calling)
+            if party is not None:
+                direction, other = "outbound", fields[dst]
+            else:
+                called = fields[dst]
+                party = matches.get(called, _MISSING)
+                if party is _MISSING:
+                    party = matches[called] = party_of(called)
+                if party is None:
+                    return None
+                direction, other = "inbound", calling
+            info, fast_line, hours = party
+
+            key = (naive.year, naive.month, naive.day, naive.hour)
+            hour = hours.get(key, _MISSING)
+            if hour is _MISSING:
+                hour = hours[key] = hour_of(info.organization_id, key)
+            if hour is None:
+                return None
+            offset, local_date, local_text = hour
+            started = naive - offset  # UTC, naive
+            if started > latest or started < earliest:
+                return None
+            if local_date < info.activated_on or (info.deactivated_on and local_date >= info.deactivated_on):
+                return None
+
+            dest_key = (other, info.id)
+            dest = destinations.get(dest_key)
+            if dest is None:
+                dest = destinations[dest_key] = destination_of(other, info)
+            billable = billsec if answered else 0
+            return (
+                f"{fast_line.head(started)}{started.isoformat()}+00:00{local_text}{duration},{billable},"
+                f"{bisect_right(bounds, duration)},{direction},{'t' if answered else 'f'},{dest}{tail}"
+                + '"'
+                + source_id
+                + '"'
+                + batch
+            )
+
+        return line
 
 
 class _FastLine:
@@ -447,7 +474,7 @@ class _FastLine:
             for _s, _e, person, location in assignments
         ] + [f"{prefix},,voice,"]
 
-    def head(self, started: datetime, direction: str) -> str:
+    def head(self, started: datetime) -> str:
         i = bisect.bisect_right(self.starts, started) - 1
         if i >= 0:
             end = self.ends[i]
