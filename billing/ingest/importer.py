@@ -42,7 +42,7 @@ from billing.ingest.formats import (
 from billing.models import ImportBatch, ImportRejection, Line, LineAssignment, Organization
 from billing.models.choices import DURATION_BAND_BOUNDS, duration_band
 from billing.numbers import classify, normalize
-from billing.usage.writer import NewUsageRecord, record_csv_line, usage_lines_write
+from billing.usage.writer import NewUsageRecord, record_line_renderer, usage_lines_write
 
 FORMATS = ("native", "asterisk", "freeswitch")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -253,6 +253,7 @@ def _lines(path, parser, fast, directory, forced_tz, now, format, batch_id, resu
     when the file as a whole cannot be read (nothing is inserted then: the caller rolls back)."""
     misshapen = 0
     rejections = result.rejections
+    render = record_line_renderer()
     for line_number, fields in _rows(path):
         if parser is None:  # native: the first row is the header
             if isinstance(fields, RowError):
@@ -279,7 +280,7 @@ def _lines(path, parser, fast, directory, forced_tz, now, format, batch_id, resu
             rejections.append(Rejection(line_number, str(exc), _raw(fields)))
             continue
         record.import_batch_id = batch_id
-        yield record_csv_line(record)
+        yield render(record)
     if parser is None:
         raise ImportFileError(f"{path}: no header row")
     if result.rows and misshapen == result.rows:

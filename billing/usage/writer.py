@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -78,9 +78,19 @@ def _records_csv(rows: list[NewUsageRecord]) -> str:
     return buffer.getvalue()
 
 
-def record_csv_line(record: NewUsageRecord) -> str:
-    """One record as a COPY line (CSV, the columns of ``COLUMNS``, ending in CR LF) for ``usage_lines_write``."""
-    return _records_csv([record])
+def record_line_renderer() -> Callable[[NewUsageRecord], str]:
+    """A function rendering one record as a COPY line for ``usage_lines_write`` (CSV in the order of
+    ``COLUMNS``, ending in CR LF). Each renderer has its own buffer: use one per import, not across threads."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def render(record: NewUsageRecord) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(_row_values(record))
+        return buffer.getvalue()
+
+    return render
 
 
 def _copy(cursor, text: str) -> None:
@@ -123,7 +133,7 @@ def usage_records_write(*, records: Iterable[NewUsageRecord], rebuild_rollups: b
 def usage_lines_write(*, lines: Iterable[str], rebuild_rollups: bool = True) -> WriteResult:
     """``usage_records_write`` for records already rendered as COPY lines: CSV in the order of
     ``COLUMNS``, each line ending in CR LF, every field holding a comma, quote, CR or LF quoted (the
-    importer's fast path writes these directly; ``record_csv_line`` renders a ``NewUsageRecord``)."""
+    importer's fast path writes these directly; ``record_line_renderer`` renders ``NewUsageRecord``s)."""
     return _write(_line_chunks(lines), rebuild_rollups)
 
 
