@@ -39,7 +39,7 @@ from billing.ingest.formats import (
     parse_freeswitch,
     stable_id,
 )
-from billing.models import ImportBatch, ImportRejection, Line, LineAssignment, Organization
+from billing.models import ImportBatch, ImportRejection, Line, LineAssignment, Organization, UsageRecord
 from billing.models.choices import DURATION_BAND_BOUNDS, duration_band
 from billing.numbers import classify, normalize
 from billing.usage.writer import NewUsageRecord, record_line_renderer, usage_lines_write
@@ -332,7 +332,7 @@ class _FastPbx:
         self.line = self._line_function()
 
     def _hour(self, org_id: int, key: tuple) -> tuple | None:
-        """(UTC offset, local date, local hour) of a wall-clock hour read in the line's organization's
+        """(UTC offset, local date, ",local date,local hour,") of a wall-clock hour read in the line's organization's
         zone (or --timezone), or None when some time of that hour does not map that simply (a zone
         change in the hour, an offset that is not whole hours apart from the organization's, ...)."""
         reading = self.forced_tz or self.directory.tz[org_id]
@@ -355,11 +355,13 @@ class _FastPbx:
             return None
         return offset, local.date(), f",{local.date().isoformat()},{local.hour},"
 
-    def _destination(self, other: str, line: _LineInfo) -> str:
+    def _destination(self, other: str, line: _LineInfo) -> str | None:
         org = self.directory.orgs[line.organization_id]
         dest = classify(other, line.number, org.country) if other.strip() else None
         if dest is None:
             return _csv_fields(["", "", "other", "", ""])
+        if _too_long(dest):
+            return None  # the careful path rejects the row
         return _csv_fields([dest.number, dest.masked, dest.category, dest.country, dest.zone])
 
     def _party(self, party: str):
@@ -447,7 +449,10 @@ class _FastPbx:
             dest_key = (other, info.id)
             dest = destinations.get(dest_key)
             if dest is None:
-                dest = destinations[dest_key] = destination_of(other, info)
+                dest = destination_of(other, info)
+                if dest is None:
+                    return None
+                destinations[dest_key] = dest
             billable = billsec if answered else 0
             return (
                 f"{fast_line.head(started)}{started.isoformat()}+00:00{local_text}{duration},{billable},"
@@ -484,6 +489,15 @@ class _FastLine:
         return self.heads[i]
 
 
+_DESTINATION_MAX = UsageRecord._meta.get_field("destination").max_length
+_MASKED_MAX = UsageRecord._meta.get_field("destination_masked").max_length
+
+
+def _too_long(dest) -> bool:
+    """A dialled 'number' longer than the record's columns hold (E.164 numbers have at most 15 digits)."""
+    return len(dest.number) > _DESTINATION_MAX or len(dest.masked) > _MASKED_MAX
+
+
 def _record(row: ParsedRow, directory: _Directory, forced_tz, now: datetime, source: str) -> NewUsageRecord:
     if row.direction is None:  # PBX formats: whichever party is our line
         line = directory.match(row.calling)
@@ -516,6 +530,8 @@ def _record(row: ParsedRow, directory: _Directory, forced_tz, now: datetime, sou
         raise RowError(f"line {line.number} was not active on {local_date}")
     person_id, location_id = directory.stamp(line.id, started)
     dest = classify(other, line.number, org.country) if other.strip() else None
+    if dest is not None and _too_long(dest):
+        raise RowError(f"other party '{other.strip()[:32]}…' is too long to be a phone number")
     seconds = row.duration if row.usage_type == "voice" else 0
     return NewUsageRecord(
         organization_id=org.id,

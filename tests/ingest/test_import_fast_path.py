@@ -226,3 +226,20 @@ def test_nul_byte_after_the_first_8_kib_is_a_rejected_row_not_a_crash(pbx, tmp_p
     assert (result.loaded, result.rejected) == (120, 1)
     assert [(r.line_number, r.reason) for r in result.rejections] == [(121, "bad encoding: NUL byte")]
     assert "a\ufffdb" in ImportRejection.objects.get(batch_id=result.batch_id).raw
+
+
+def test_a_dialled_number_too_long_for_a_phone_number_is_rejected_not_a_crash(pbx, tmp_path, monkeypatch):
+    path = tmp_path / "Master.csv"
+    path.write_text(
+        asterisk("+493012345601", "1" * 60, "2026-10-05 09:00:00", n=1)
+        + asterisk("+493012345601", "+49" + "1" * 40, "2026-10-05 09:10:00", n=2)
+        + asterisk("+493012345601", "+4989123456", "2026-10-05 09:20:00", n=3)
+    )
+    fast, careful = both_ways(monkeypatch, pbx, path, "asterisk")
+    assert fast == careful
+    result = usage_import(path=path, format="asterisk")
+    assert (result.loaded, result.rejected) == (1, 2)
+    assert [(r.line_number, r.reason) for r in result.rejections] == [
+        (1, f"other party '{'1' * 32}…' is too long to be a phone number"),
+        (2, f"other party '+49{'1' * 29}…' is too long to be a phone number"),
+    ]
