@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -50,6 +50,7 @@ COLUMNS = [f.name for f in fields(NewUsageRecord)]
 _values = operator.attrgetter(*COLUMNS)
 _TEXT_COLUMNS = ["destination", "destination_masked", "country", "zone", "source_id"]
 COPY_CHUNK = 50_000
+COPY_READ_SIZE = 1 << 20  # bytes psycopg2 sends per write during COPY (its default is 8 KiB)
 
 
 @dataclass
@@ -59,31 +60,84 @@ class WriteResult:
     slices: set[tuple[int, date]]
 
 
-def _copy_chunk(cursor, rows: list[NewUsageRecord]) -> None:
+def _row_values(row: NewUsageRecord) -> list:
+    return [
+        ""
+        if v is None
+        else ("t" if v is True else "f" if v is False else v.isoformat() if isinstance(v, datetime) else v)
+        for v in _values(row)
+    ]
+
+
+def _records_csv(rows: list[NewUsageRecord]) -> str:
     buffer = io.StringIO()
     # "\r\n" rows: the csv module then quotes any field holding a CR or LF (e.g. a CDR's userfield),
     # which a bare "\n" terminator would leave unquoted and PostgreSQL would read as a row break.
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        values = _values(row)
-        writer.writerow(
-            [
-                ""
-                if v is None
-                else ("t" if v is True else "f" if v is False else v.isoformat() if isinstance(v, datetime) else v)
-                for v in values
-            ]
-        )
-    buffer.seek(0)
+    writer.writerows(map(_row_values, rows))
+    return buffer.getvalue()
+
+
+def record_line_renderer() -> Callable[[NewUsageRecord], str]:
+    """A function rendering one record as a COPY line for ``usage_lines_write`` (CSV in the order of
+    ``COLUMNS``, ending in CR LF). Each renderer has its own buffer: use one per import, not across threads."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def render(record: NewUsageRecord) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(_row_values(record))
+        return buffer.getvalue()
+
+    return render
+
+
+def _copy(cursor, text: str) -> None:
     cursor.copy_expert(
         f"COPY usage_incoming ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv, "
         f"FORCE_NOT_NULL ({', '.join(_TEXT_COLUMNS)}))",
-        buffer,
+        io.StringIO(text),
+        COPY_READ_SIZE,
     )
+
+
+def _record_chunks(records: Iterable[NewUsageRecord]) -> Iterator[tuple[str, int]]:
+    chunk: list[NewUsageRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= COPY_CHUNK:
+            yield _records_csv(chunk), len(chunk)
+            chunk = []
+    if chunk:
+        yield _records_csv(chunk), len(chunk)
+
+
+def _line_chunks(lines: Iterable[str]) -> Iterator[tuple[str, int]]:
+    chunk: list[str] = []
+    append = chunk.append
+    for line in lines:
+        append(line)
+        if len(chunk) >= COPY_CHUNK:
+            yield "".join(chunk), len(chunk)
+            chunk.clear()
+    if chunk:
+        yield "".join(chunk), len(chunk)
 
 
 def usage_records_write(*, records: Iterable[NewUsageRecord], rebuild_rollups: bool = True) -> WriteResult:
     """Insert usage records that are not there yet; rebuild the rollups of the days that changed."""
+    return _write(_record_chunks(records), rebuild_rollups)
+
+
+def usage_lines_write(*, lines: Iterable[str], rebuild_rollups: bool = True) -> WriteResult:
+    """``usage_records_write`` for records already rendered as COPY lines: CSV in the order of
+    ``COLUMNS``, each line ending in CR LF, every field holding a comma, quote, CR or LF quoted (the
+    importer's fast path writes these directly; ``record_line_renderer`` renders ``NewUsageRecord``s)."""
+    return _write(_line_chunks(lines), rebuild_rollups)
+
+
+def _write(chunks: Iterable[tuple[str, int]], rebuild_rollups: bool) -> WriteResult:
     total = 0
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -91,16 +145,9 @@ def usage_records_write(*, records: Iterable[NewUsageRecord], rebuild_rollups: b
             "FROM billing_usagerecord WITH NO DATA"
         )
         cursor.execute("TRUNCATE usage_incoming")
-        chunk: list[NewUsageRecord] = []
-        for record in records:
-            chunk.append(record)
-            if len(chunk) >= COPY_CHUNK:
-                _copy_chunk(cursor, chunk)
-                total += len(chunk)
-                chunk = []
-        if chunk:
-            _copy_chunk(cursor, chunk)
-            total += len(chunk)
+        for text, count in chunks:
+            _copy(cursor, text)
+            total += count
         cols = ", ".join(COLUMNS)
         cursor.execute(
             f"""WITH inserted AS (
