@@ -104,7 +104,13 @@ if EMBEDDED_DATABASE:
     from portal.db import embedded_database_url
 
     DATABASE_URL = embedded_database_url()
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+# Persistent connections are checked before their first use in each request or Celery task, so a
+# database restart costs a reconnect instead of failing the next query on a dead connection.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
+}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -114,7 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # sessions are read-only and carry the API's statement timeout, as the primary's API transactions do.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
-    replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    replica = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
     if not replica["ENGINE"].endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must point to PostgreSQL (postgres://...)")
     replica.setdefault("OPTIONS", {})["options"] = (
