@@ -186,6 +186,27 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"  # kombu's, with atomic writes (see portal/broker.py)
+elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
+    # A task a worker took but never acknowledged (the worker died, or the broker went away before the
+    # ack reached it) is kept in Redis (with appendonly on, across a broker crash) and goes back to its
+    # queue after this many seconds. kombu's default; tasks are idempotent, so a redelivery is harmless.
+    # Workers look for such tasks about ten times per visibility timeout (every 100 s by default).
+    CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    if CELERY_VISIBILITY_TIMEOUT < 1:
+        raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+        "unacked_restore_throttle": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 100)),
+    }
+# The broker going away: workers reconnect by themselves, at start and for as long as it takes, and a
+# task published while it is away (a statement's PDF, a retry) waits for it (~45 s) instead of failing.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 1, "interval_max": 5}
+# Tasks running when the connection is lost finish; their late ack is redelivered by visibility_timeout.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -174,10 +174,13 @@ class PrivateRedis:
         assert wait_until(self.ping, timeout=30), tail(self.folder / f"redis-{self.starts}.log")
         return self
 
-    def ping(self) -> bool:
+    def client(self):
         import redis
 
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1).ping()
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def ping(self) -> bool:
+        return self.client().ping()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no save; only what the append-only file already holds survives."""
@@ -230,13 +233,15 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def celery_client(broker_url: str, transport_options: dict | None = None):
-    """A Celery app that only sends tasks by name (the suite's CELERY_BROKER_URL would win over the
-    argument, so it is set explicitly on the configuration)."""
+    """A Celery app that only sends tasks by name (remove the suite's CELERY_BROKER_URL first: Celery
+    lets that variable win over the configuration)."""
     from celery import Celery
 
     client = Celery("faults-client")
     client.conf.broker_url = broker_url
     client.conf.broker_transport_options = transport_options or {}
+    if broker_url.startswith("filesystem"):
+        client.conf.broker_transport = "portal.broker:Transport"  # as the project's own app
     return client
 
 
