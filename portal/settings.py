@@ -178,13 +178,15 @@ if PRODUCTION and CELERY_BROKER_URL.startswith(("filesystem", "memory")):
     raise ImproperlyConfigured("PORTAL_ENV=production needs CELERY_BROKER_URL (redis://... or amqp://...)")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Remote-control bindings (kombu's default is ./control, i.e. wherever the worker was started).
+        "control_folder": str(BROKER_DIR / "control"),
     }
     CELERY_BROKER_TRANSPORT = "portal.broker:Transport"  # kombu's, with atomic writes (see portal/broker.py)
 elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
