@@ -193,10 +193,13 @@ elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
     # A task a worker took but never acknowledged (the worker died, or the broker went away before the
     # ack reached it) is kept in Redis (with appendonly on, across a broker crash) and goes back to its
     # queue after this many seconds. kombu's default; tasks are idempotent, so a redelivery is harmless.
-    # Workers look for such tasks about ten times per visibility timeout (every 100 s by default).
-    CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
-    if CELERY_VISIBILITY_TIMEOUT < 1:
-        raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds")
+    # Workers look for such tasks every 100 s (every few seconds when the timeout is short).
+    _visibility = os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")
+    if not _visibility.isdigit() or int(_visibility) < 1:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds, got {_visibility!r}"
+        )
+    CELERY_VISIBILITY_TIMEOUT = int(_visibility)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
         "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
