@@ -1,7 +1,7 @@
 """Thin Celery tasks for the billing run: ids in, a service call, idempotent, acknowledged late."""
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -132,6 +132,9 @@ def notify_statement_ready(statement_id: int) -> None:
     )
 
 
+PDF_LOST_AFTER = timedelta(hours=6)
+
+
 @shared_task(
     acks_late=True,
     autoretry_for=DATABASE_ERRORS,
@@ -153,6 +156,21 @@ def run_daily_billing() -> int:
         ):
             issue_statement.delay(organization.pk, period.start.isoformat())
             started += 1
+    # A PDF still waiting six hours after its statement was issued lost its render task (a broker that
+    # lost its data, a publish that gave up during a long outage): send it once more, in the hour it
+    # turns six hours old, so a backlog is never multiplied by the hourly sweep.
+    lost = (
+        Statement.objects.filter(
+            pdf_status=Statement.PdfStatus.PENDING,
+            issued_at__lt=now - PDF_LOST_AFTER,
+            issued_at__gte=now - PDF_LOST_AFTER - timedelta(hours=1),
+        )
+        .exclude(status=Statement.Status.DRAFT)
+        .values_list("pk", flat=True)
+    )
+    for statement_id in lost:
+        logger.warning("statement %s: PDF still pending, sending its render again", statement_id)
+        render_statement_pdf.delay(statement_id)
     return started
 
 

@@ -3,13 +3,14 @@ run, and the Celery broker being killed and restarted. Each ends with exactly on
 organization, gap-free numbers and every PDF ready: nothing lost, nothing doubled."""
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from billing.models import Statement
-from billing.statements.services import last_closed_period
+from billing.statements import tasks
+from billing.statements.services import billing_period, last_closed_period, statement_issue
 from tests.reliability.procs import (
     REDIS_SERVER,
     PrivateRedis,
@@ -174,3 +175,20 @@ def test_broker_killed_and_restarted_during_a_billing_run(transactional_db, make
         assert statement.status == "issued" and statement.pdf_status == "ready"
         assert (tmp_path / "media" / statement.pdf_file).is_file()
         assert statement.total == statement.subtotal + statement.tax_amount and statement.total > 0
+
+
+def test_the_sweep_resends_a_render_lost_for_six_hours_once(billed_org, make, monkeypatch):
+    """The last net under the broker: a statement whose render task was lost (its PDF still pending six
+    hours after issue) gets one more render from the hourly sweep, in exactly one of its runs."""
+    now = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    other = make.organization(billing_day=1)
+    make.line_plan(make.line(other), make.plan(monthly_fee="10.00"), valid_from=date(2026, 1, 1))
+    lost = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10), now=now)
+    rendered = statement_issue(organization=other, period=billing_period(other, 2026, 10), now=now)
+    Statement.objects.filter(pk=rendered.pk).update(pdf_status="ready")
+    sent = []
+    monkeypatch.setattr(tasks.render_statement_pdf, "delay", lambda pk: sent.append(pk))
+    for hours in range(0, 12):  # the beat runs the sweep every hour
+        monkeypatch.setattr(tasks.timezone, "now", lambda hours=hours: now + timedelta(hours=hours, minutes=1))
+        assert tasks.run_daily_billing() == 0
+    assert sent == [lost.pk]  # once (the ready one never), however many hours it stays pending
