@@ -210,7 +210,8 @@ elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 1, "interval_max": 5}
-# Tasks running when the connection is lost finish; their late ack is redelivered by visibility_timeout.
+# Tasks running when the connection is lost finish; should their late ack not reach the broker, Redis
+# hands the task out again after visibility_timeout (idempotent, so that is harmless).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
