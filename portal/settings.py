@@ -104,7 +104,13 @@ if EMBEDDED_DATABASE:
     from portal.db import embedded_database_url
 
     DATABASE_URL = embedded_database_url()
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+# Persistent connections are checked before their first use in each request or Celery task, so a
+# database restart costs a reconnect instead of failing the next query on a dead connection.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
+}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -114,7 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # sessions are read-only and carry the API's statement timeout, as the primary's API transactions do.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
-    replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    replica = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
     if not replica["ENGINE"].endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must point to PostgreSQL (postgres://...)")
     replica.setdefault("OPTIONS", {})["options"] = (
@@ -170,7 +178,7 @@ if PRODUCTION and CELERY_BROKER_URL.startswith(("filesystem", "memory")):
     raise ImproperlyConfigured("PORTAL_ENV=production needs CELERY_BROKER_URL (redis://... or amqp://...)")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -181,7 +189,34 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         # before looking again. kombu's default of 1 s left each worker idle up to a second between the
         # billing run's tasks (issue, offers, render, notify per statement); listing a folder is cheap.
         "polling_interval": float(os.environ.get("CELERY_FILESYSTEM_POLL_SECONDS", "0.1")),
+        # Remote-control bindings (kombu's default is ./control, i.e. wherever the worker was started).
+        "control_folder": str(BROKER_DIR / "control"),
     }
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"  # kombu's, with atomic writes (see portal/broker.py)
+elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
+    # A task a worker took but never acknowledged (the worker died, or the broker went away before the
+    # ack reached it) is kept in Redis (with appendonly on, across a broker crash) and goes back to its
+    # queue after this many seconds. kombu's default; tasks are idempotent, so a redelivery is harmless.
+    # Workers look for such tasks every 100 s (every few seconds when the timeout is short).
+    _visibility = os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")
+    if not _visibility.isdigit() or int(_visibility) < 1:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds, got {_visibility!r}"
+        )
+    CELERY_VISIBILITY_TIMEOUT = int(_visibility)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+        "unacked_restore_throttle": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 100)),
+    }
+# The broker going away: workers reconnect by themselves, at start and for as long as it takes, and a
+# task published while it is away (a statement's PDF, a retry) waits for it (~45 s) instead of failing.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 1, "interval_max": 5}
+# Tasks running when the connection is lost finish; should their late ack not reach the broker, Redis
+# hands the task out again after visibility_timeout (idempotent, so that is harmless).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -58,6 +58,12 @@ def test_bad_boolean_is_a_clear_error():
     assert result.returncode != 0 and "DEBUG must be true or false, got 'maybe'" in result.stderr
 
 
+def test_bad_visibility_timeout_is_a_clear_error():
+    result = manage("check", CELERY_BROKER_URL="redis://127.0.0.1:6379/0", CELERY_VISIBILITY_TIMEOUT="soon")
+    assert result.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds, got 'soon'" in result.stderr
+
+
 @pytest.mark.slow
 @needs_postgres
 def test_database_url_selects_an_external_postgresql():

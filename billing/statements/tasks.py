@@ -1,12 +1,12 @@
 """Thin Celery tasks for the billing run: ids in, a service call, idempotent, acknowledged late."""
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from billing.models import Organization, Statement, WebhookDelivery
@@ -23,6 +23,16 @@ from billing.webhooks import webhook_attempt
 
 logger = logging.getLogger(__name__)
 
+# The database went away (a restart, a failover, a dropped connection): nothing is wrong with the work
+# itself, so it is retried soon and for long enough to ride out a restart (2, 4, ... 60 s, ~15 minutes in
+# all) without counting as a rendering failure. Django reconnects on the next query (CONN_HEALTH_CHECKS).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_MAX_RETRIES = 20
+
+
+def database_retry_countdown(retries: int) -> int:
+    return min(2 ** (retries + 1), 60)
+
 
 @shared_task(
     acks_late=True,
@@ -31,9 +41,21 @@ logger = logging.getLogger(__name__)
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=8,
+    bind=True,
 )
-def issue_statement(organization_id: int, period_start: str) -> int:
+def issue_statement(self, organization_id: int, period_start: str) -> int:
     """Issue the statement of one organization and period (no-op when it exists), then render its PDF."""
+    try:
+        return _issue_statement(organization_id, period_start)
+    except DATABASE_ERRORS as exc:
+        # A crash mid-transaction rolled everything back (number included); issuing again is idempotent.
+        logger.warning("database unavailable while issuing for organization %s: %s", organization_id, exc)
+        raise self.retry(
+            exc=exc, countdown=database_retry_countdown(self.request.retries), max_retries=DATABASE_MAX_RETRIES
+        ) from exc
+
+
+def _issue_statement(organization_id: int, period_start: str) -> int:
     organization = Organization.objects.get(pk=organization_id)
     period = period_containing(organization, date.fromisoformat(period_start))
     with transaction.atomic():
@@ -49,18 +71,31 @@ def issue_statement(organization_id: int, period_start: str) -> int:
 @shared_task(bind=True, acks_late=True, max_retries=8)
 def render_statement_pdf(self, statement_id: int) -> None:
     """Render (or re-render) the PDF; on failure the statement stays issued and the error is visible."""
+    try:
+        _render_statement_pdf(self, statement_id)
+    except DATABASE_ERRORS as exc:
+        # Not the PDF's fault (and recording a failure would need the database too): retry soon.
+        logger.warning("database unavailable while rendering statement %s: %s", statement_id, exc)
+        raise self.retry(
+            exc=exc, countdown=database_retry_countdown(self.request.retries), max_retries=DATABASE_MAX_RETRIES
+        ) from exc
+
+
+def _render_statement_pdf(task, statement_id: int) -> None:
     statement = Statement.objects.select_related("organization").get(pk=statement_id)
     if statement.status == Statement.Status.DRAFT:
         return
     first_time = statement.pdf_status != Statement.PdfStatus.READY
     try:
         statement_render(statement=statement)
+    except DATABASE_ERRORS:
+        raise
     except Exception as exc:
         Statement.objects.filter(pk=statement_id).update(
             pdf_status=Statement.PdfStatus.FAILED, pdf_attempts=statement.pdf_attempts + 1, pdf_error=str(exc)[:2000]
         )
         logger.exception("rendering statement %s failed", statement.number)
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+        raise task.retry(exc=exc, countdown=min(30 * 2**task.request.retries, 3600)) from exc
     Statement.objects.filter(pk=statement_id).update(pdf_attempts=statement.pdf_attempts + 1)
     if first_time:
         notify_statement_ready.delay(statement_id)
@@ -97,7 +132,17 @@ def notify_statement_ready(statement_id: int) -> None:
     )
 
 
-@shared_task
+PDF_LOST_AFTER = timedelta(hours=6)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=False,
+    max_retries=DATABASE_MAX_RETRIES,
+)
 def run_daily_billing() -> int:
     """Beat task: start a billing run for each organization whose last closed period has no statement."""
     started = 0
@@ -111,6 +156,21 @@ def run_daily_billing() -> int:
         ):
             issue_statement.delay(organization.pk, period.start.isoformat())
             started += 1
+    # A PDF still waiting six hours after its statement was issued lost its render task (a broker that
+    # lost its data, a publish that gave up during a long outage): send it once more, in the hour it
+    # turns six hours old, so a backlog is never multiplied by the hourly sweep.
+    lost = (
+        Statement.objects.filter(
+            pdf_status=Statement.PdfStatus.PENDING,
+            issued_at__lt=now - PDF_LOST_AFTER,
+            issued_at__gte=now - PDF_LOST_AFTER - timedelta(hours=1),
+        )
+        .exclude(status=Statement.Status.DRAFT)
+        .values_list("pk", flat=True)
+    )
+    for statement_id in lost:
+        logger.warning("statement %s: PDF still pending, sending its render again", statement_id)
+        render_statement_pdf.delay(statement_id)
     return started
 
 
