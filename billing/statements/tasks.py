@@ -34,6 +34,16 @@ def database_retry_countdown(retries: int) -> int:
     return min(2 ** (retries + 1), 60)
 
 
+def backoff_countdown(retries: int, *, cap: int) -> int:
+    """30 s doubling per retry, at most ``cap`` — and on Redis at most 80 % of its visibility_timeout: a
+    task waiting for its countdown is unacknowledged in the worker, and Redis would hand it to a second
+    worker after that timeout (a duplicate retry chain)."""
+    visibility = getattr(settings, "CELERY_VISIBILITY_TIMEOUT", None)
+    if visibility:
+        cap = min(cap, int(visibility * 0.8))
+    return min(30 * 2**retries, cap)
+
+
 @shared_task(
     acks_late=True,
     autoretry_for=(Exception,),
@@ -95,7 +105,7 @@ def _render_statement_pdf(task, statement_id: int) -> None:
             pdf_status=Statement.PdfStatus.FAILED, pdf_attempts=statement.pdf_attempts + 1, pdf_error=str(exc)[:2000]
         )
         logger.exception("rendering statement %s failed", statement.number)
-        raise task.retry(exc=exc, countdown=min(30 * 2**task.request.retries, 3600)) from exc
+        raise task.retry(exc=exc, countdown=backoff_countdown(task.request.retries, cap=3600)) from exc
     Statement.objects.filter(pk=statement_id).update(pdf_attempts=statement.pdf_attempts + 1)
     if first_time:
         notify_statement_ready.delay(statement_id)
@@ -191,7 +201,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
     if self.request.retries >= WEBHOOK_MAX_RETRIES:
         WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
         return "failed"
-    raise self.retry(countdown=min(30 * 2**self.request.retries, 6 * 3600))
+    raise self.retry(countdown=backoff_countdown(self.request.retries, cap=6 * 3600))
 
 
 @shared_task(acks_late=True)

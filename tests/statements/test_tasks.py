@@ -96,3 +96,14 @@ def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
     assert sorted(queued) == sorted(s.pk for s in statements) * 2  # still pending: queued again, rendered once
     with pytest.raises(CommandError):
         call_command("run_billing")
+
+
+def test_retry_countdowns_stay_below_the_redis_visibility_timeout(settings):
+    """On Redis a task waiting for its retry countdown is unacknowledged; past visibility_timeout Redis
+    would give it to a second worker, so the backoff never reaches it."""
+    if hasattr(settings, "CELERY_VISIBILITY_TIMEOUT"):
+        del settings.CELERY_VISIBILITY_TIMEOUT
+    assert [tasks.backoff_countdown(n, cap=6 * 3600) for n in (0, 1, 5, 12)] == [30, 60, 960, 6 * 3600]
+    settings.CELERY_VISIBILITY_TIMEOUT = 3600
+    assert tasks.backoff_countdown(12, cap=6 * 3600) == 2880
+    assert tasks.backoff_countdown(2, cap=6 * 3600) == 120
