@@ -89,6 +89,7 @@ class MemorySampler(threading.Thread):
         self.interval = interval
         self.samples: dict[str, list[dict]] = {role: [] for role in roles}
         self.pids: dict[str, set[int]] = {role: set() for role in roles}
+        self.names: dict[int, str] = {}  # pid -> command line, at first sight
         self.began = time.monotonic()
         self.stopping = threading.Event()
 
@@ -105,6 +106,8 @@ class MemorySampler(threading.Thread):
                 # A process may exit between the listing and the reading (a recycled worker).
                 with contextlib.suppress(psutil.NoSuchProcess):
                     sizes[proc.pid] = proc.memory_info().rss / 2**20
+                    if proc.pid not in self.names:
+                        self.names[proc.pid] = " ".join(proc.cmdline())[-120:]
             self.pids[role].update(sizes)
             self.samples[role].append(
                 {"t": round(now, 1), "total_mib": sum(sizes.values()), "max_mib": max(sizes.values(), default=0)}
@@ -506,6 +509,7 @@ def summarize(stats: Stats, sampler: MemorySampler, initial_pids: dict[str, int]
             "max_process_mib": round(max((s["max_mib"] for s in samples), default=0), 1),
             "processes_seen": len(sampler.pids[role]),
             "processes_at_start": initial_pids[role],
+            "processes": {pid: sampler.names.get(pid, "") for pid in sorted(sampler.pids[role])},
             "verdict": memory_verdict(series),
             "series": samples,
         }

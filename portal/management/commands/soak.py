@@ -103,8 +103,8 @@ class Command(BaseCommand):
         sessions = options["sessions"] or (6 if quick else 8)
         api_clients = options["api_clients"] or (2 if quick else 4)
         # --quick recycles often so that a 50 s run shows recycling; a full run uses production's values.
-        max_requests = options["max_requests"] or (150 if quick else None)
-        tasks_per_child = options["max_tasks_per_child"] or (4 if quick else None)
+        max_requests = options["max_requests"] or (100 if quick else None)
+        tasks_per_child = options["max_tasks_per_child"] or (2 if quick else None)
         json_path = Path(options["json"] or Path(settings.BASE_DIR) / "var" / "soak.json")
         log = self.stdout.write
         logging.getLogger("weasyprint").setLevel(logging.WARNING)
