@@ -107,11 +107,16 @@ class MemorySampler(threading.Thread):
                 with contextlib.suppress(psutil.NoSuchProcess):
                     sizes[proc.pid] = proc.memory_info().rss / 2**20
                     if proc.pid not in self.names:
-                        self.names[proc.pid] = " ".join(proc.cmdline())[-120:]
+                        self.names[proc.pid] = " ".join(proc.cmdline())[-200:]
             self.pids[role].update(sizes)
             self.samples[role].append(
                 {"t": round(now, 1), "total_mib": sum(sizes.values()), "max_mib": max(sizes.values(), default=0)}
             )
+
+    def servers(self, role: str) -> int:
+        """How many processes with the top process's command line were seen (its forks)."""
+        top = self.names.get(self.roles[role])
+        return sum(1 for pid in self.pids[role] if self.names.get(pid) == top)
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -507,7 +512,11 @@ def summarize(stats: Stats, sampler: MemorySampler, initial_pids: dict[str, int]
             "end_mib": end,
             "max_total_mib": round(max((s["total_mib"] for s in samples), default=0), 1),
             "max_process_mib": round(max((s["max_mib"] for s in samples), default=0), 1),
-            "processes_seen": len(sampler.pids[role]),
+            # Server processes: the top one and its forks, which keep its command line (gunicorn
+            # workers, Celery pool children). Others are short helpers (ctypes' find_library runs
+            # ldconfig when a fresh child loads WeasyPrint's libraries): counted apart, RSS included.
+            "processes_seen": sampler.servers(role),
+            "helpers_seen": len(sampler.pids[role]) - sampler.servers(role),
             "processes_at_start": initial_pids[role],
             "processes": {pid: sampler.names.get(pid, "") for pid in sorted(sampler.pids[role])},
             "verdict": memory_verdict(series),
@@ -542,7 +551,7 @@ def report_text(result: dict) -> str:
     lines += [
         "",
         f"{'RSS (MiB, process tree)':28} {'start':>7} {'middle':>7} {'end':>7} {'max':>7} {'max 1 proc':>10} "
-        f"{'procs seen/at start':>20}  memory bound",
+        f"{'servers seen/at start':>21}  memory bound",
     ]
     for role, m in result["memory"].items():
         v = m["verdict"]
@@ -555,7 +564,7 @@ def report_text(result: dict) -> str:
         lines.append(
             f"{role:28} {m['start_mib'] or 0:>7.0f} {m['middle_mib'] or 0:>7.0f} {m['end_mib'] or 0:>7.0f} "
             f"{m['max_total_mib']:>7.0f} {m['max_process_mib']:>10.0f} "
-            f"{str(m['processes_seen']) + '/' + str(m['processes_at_start']):>20}  {bound}"
+            f"{str(m['processes_seen']) + '/' + str(m['processes_at_start']):>21}  {bound}"
         )
     if result["error_examples"]:
         lines += ["", "Errors (first 20):", *[f"  {e}" for e in result["error_examples"]]]

@@ -135,7 +135,7 @@ class Command(BaseCommand):
             roles = {"web (gunicorn master + workers)": server.process.pid, "worker (celery + pool)": worker.pid}
             sampler = s.MemorySampler(roles)
             sampler.sample_once()
-            initial = {role: len(pids) for role, pids in sampler.pids.items()}
+            initial = {role: sampler.servers(role) for role in roles}
             stats = s.Stats()
             began = time.monotonic()
             until = began + seconds
