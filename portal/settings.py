@@ -184,13 +184,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Its exchange tables too (kombu's default is ./control in the working directory).
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         # kombu polls a folder: an idle worker (and one that just acknowledged a task) sleeps this long
         # before looking again. kombu's default of 1 s left each worker idle up to a second between the
         # billing run's tasks (issue, offers, render, notify per statement); listing a folder is cheap.
         "polling_interval": float(os.environ.get("CELERY_FILESYSTEM_POLL_SECONDS", "0.1")),
-        # Remote-control bindings (kombu's default is ./control, i.e. wherever the worker was started).
-        "control_folder": str(BROKER_DIR / "control"),
     }
     CELERY_BROKER_TRANSPORT = "portal.broker:Transport"  # kombu's, with atomic writes (see portal/broker.py)
 elif CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel")):
@@ -221,6 +221,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes are recycled: a child is replaced after this many tasks, or after a task that left it
+# above this resident memory (KiB, checked after each task). PDF rendering (WeasyPrint) peaks at ~210 MiB
+# per process; fonts and layout caches stay in the process, so a long-lived child only grows.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD") or 100)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 400_000)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks", "portal.budget_tasks", "portal.tasks"]

@@ -291,7 +291,7 @@ def child_env(**extra) -> dict:
 class WebServer:
     """gunicorn in production mode on 127.0.0.1 (threads, keep-alive), as it would run behind a proxy."""
 
-    def __init__(self, workers: int, threads: int, log_path: Path):
+    def __init__(self, workers: int, threads: int, log_path: Path, **extra_env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = child_env(
@@ -305,6 +305,7 @@ class WebServer:
             CELERY_BROKER_URL=os.environ.get("BENCHMARK_WEB_BROKER_URL", "redis://127.0.0.1:6379/15"),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             LOG_LEVEL="WARNING",
+            **extra_env,
         )
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -313,6 +314,10 @@ class WebServer:
                 "-m",
                 "gunicorn",
                 "portal.wsgi:application",
+                # The production configuration (keep-alive, timeouts, worker recycling); the options
+                # below override only the address and the number of processes and threads.
+                "--config",
+                str(ROOT / "portal" / "gunicorn_conf.py"),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -321,12 +326,6 @@ class WebServer:
                 "gthread",
                 "--threads",
                 str(threads),
-                "--keep-alive",
-                "30",
-                "--timeout",
-                "60",
-                "--log-level",
-                "warning",
             ],
             cwd=ROOT,
             env=env,
