@@ -339,8 +339,23 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     """Rate the period's usage and issue its statement; returns the existing one if already issued.
 
     Line descriptions are written in the organization's language (they are part of what is issued).
+    Once an organization's billing has started, a period between its latest statement and this one that
+    has no statement yet is issued first, oldest first, in the same transaction: numbers follow the
+    periods and each previous balance counts every earlier statement (a missed month is caught up, never
+    skipped). A period before an issued one is refused (see _statement_issue).
     """
-    with translation.override(statement_language(organization)):
+    latest = (
+        Statement.objects.filter(organization=organization, period_start__lt=period.start)
+        .exclude(status=Statement.Status.DRAFT)
+        .order_by("-period_start")
+        .first()
+    )
+    with transaction.atomic(), translation.override(statement_language(organization)):
+        if latest is not None:
+            missed = period_containing(organization, latest.period_end + timedelta(days=1))
+            while missed.start < period.start:
+                _statement_issue(organization=organization, period=missed, now=now)
+                missed = period_containing(organization, missed.end + timedelta(days=1))
         return _statement_issue(organization=organization, period=period, now=now)
 
 
@@ -362,6 +377,18 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         return existing
     if now.astimezone(organization.tz).date() <= period.end:
         raise BillingError(f"period {period.start}–{period.end} of {organization.account_number} is not closed yet")
+    later = (
+        Statement.objects.filter(organization=organization, period_start__gt=period.start)
+        .exclude(status=Statement.Status.DRAFT)
+        .order_by("period_start")
+        .first()
+    )
+    if later is not None:
+        raise BillingError(
+            f"period {period.start}–{period.end} of {organization.account_number} comes before statement "
+            f"{later.number} ({later.period_start}–{later.period_end}), which is issued: its balance would be "
+            "missing there"
+        )
     if existing is not None:  # a draft left by an older version or a manual run: rebuild it
         existing.delete()
 

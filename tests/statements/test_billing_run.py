@@ -13,6 +13,7 @@ from billing.statements.services import (
     period_containing,
     statement_issue,
 )
+from billing.usage.writer import usage_records_write
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 
@@ -92,3 +93,40 @@ def test_periods_follow_the_billing_day(make):
     # 2026-11-15 03:00 UTC is still the 14th in New York: the period ending on the 14th is not closed.
     assert last_closed_period(org, datetime(2026, 11, 15, 3, tzinfo=UTC)).start == date(2026, 9, 15)
     assert last_closed_period(org, datetime(2026, 11, 15, 6, tzinfo=UTC)).start == date(2026, 10, 15)
+
+
+def test_a_missed_period_is_caught_up_first_and_never_issued_after_a_later_one(billed_org):
+    """Billing started with August; issuing October while September has no statement issues September
+    first: numbers follow the periods and October's previous balance counts both. A period before an
+    issued one is refused (its balance would be missing from the later statement)."""
+    from billing.models import Line
+    from tests.fixtures_billing import usage
+
+    line = Line.objects.get(organization=billed_org, number="+493011112222")
+    usage_records_write(
+        records=[
+            usage(
+                billed_org,
+                line,
+                datetime(2026, 8, 20, 9, tzinfo=UTC),
+                seconds=120,
+                dest="+498912345678",
+                location=billed_org.berlin,
+                person=billed_org.anna,
+            )
+        ]
+    )
+    statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 8), now=NOW)
+    october = issue(billed_org)
+    statements = list(Statement.objects.filter(organization=billed_org).order_by("period_start"))
+    assert [(s.period_start, s.number) for s in statements] == [
+        (date(2026, 8, 1), "2026-000001"),
+        (date(2026, 9, 1), "2026-000002"),
+        (date(2026, 10, 1), "2026-000003"),
+    ]
+    august, september = statements[0], statements[1]
+    assert september.recurring_total == D("20.00") and september.previous_balance == august.total
+    assert october.pk == statements[2].pk and october.previous_balance == august.total + september.total
+    with pytest.raises(BillingError, match="comes before statement 2026-000001"):
+        statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 7), now=NOW)
+    assert Statement.objects.filter(organization=billed_org).count() == 3
