@@ -12,7 +12,8 @@ SELECT organization_id, date_trunc('month', local_date)::date, location_id, pers
     direction, duration_band, sum(records), sum(answered), sum(duration_seconds), sum(billable_seconds),
     max(max_duration_seconds), sum(data_bytes), sum(cost)
 FROM billing_usagedaily
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+ANALYZE billing_usagemonthly;
 """
 
 
