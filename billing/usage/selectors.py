@@ -22,6 +22,7 @@ from enum import StrEnum
 from django.db import connections, router
 
 from billing.models import DurationBand, Line, Location, Person, UsageRecord
+from billing.usage.partitions import started_window
 from billing.usage.scope import Scope
 
 MAX_PERIOD_DAYS = 732
@@ -340,7 +341,11 @@ def _aggregate_query(scope, period, dims, filters, source):
 
     def where(start: date, end: date) -> tuple[str, list]:
         clauses = " AND ".join([scope_sql, "local_date BETWEEN %s AND %s", *filter_clauses])
-        return clauses, [*scope_params, start, end, *filter_params]
+        params = [*scope_params, start, end, *filter_params]
+        if raw:  # lets PostgreSQL read only the months' partitions of the usage table
+            clauses += " AND started_at >= %s AND started_at < %s"
+            params += list(started_window(start, end))
+        return clauses, params
 
     dim_sql = [_dimension_sql(d) for d in dims]
     aggregates = [f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)" for name in _AGGREGATES]
@@ -558,8 +563,13 @@ def usage_records(
     table = "billing_usagerecord"
     scope_sql, params = scope.sql(table)
     filter_clauses, filter_params = filters.sql(table)
-    where = [scope_sql, f"{table}.local_date BETWEEN %s AND %s", *filter_clauses]
-    params = [*params, period.start, period.end, *filter_params]
+    where = [
+        scope_sql,
+        f"{table}.local_date BETWEEN %s AND %s",
+        f"{table}.started_at >= %s AND {table}.started_at < %s",  # the months' partitions only
+        *filter_clauses,
+    ]
+    params = [*params, period.start, period.end, *started_window(period.start, period.end), *filter_params]
     column = "started_at" if order_by == RecordOrder.TIME else "duration_seconds"
     if after:
         value, record_id = _decode_cursor(after, order_by)
