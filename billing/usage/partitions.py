@@ -6,8 +6,9 @@ source id, started_at), so that key stays a real unique constraint, and it does 
 organization's time zone (a local date would, and a time-zone change would then let a re-import
 insert duplicates). The primary key is (id, started_at); ids still come from one sequence. Indexes,
 foreign keys and the append-only trigger are defined on the parent table, so every partition has them.
-Queries by local date add a ``started_at`` window around it (``started_window``) so PostgreSQL only
-reads the partitions that can hold those days.
+The drill-down adds a ``started_at`` window around its local dates (``started_window``) so PostgreSQL
+only reads the partitions that can hold those days (its newest-first page then walks one month's
+(organization, started_at) index instead of merging every partition's).
 
 ``partitions_ensure`` (a daily beat task, and ``manage.py usage_partitions``) creates the coming
 months' partitions ahead of time; if rows for a month already sit in the default partition it moves

@@ -14,8 +14,6 @@ from datetime import date
 
 from django.db import connection
 
-from billing.usage.partitions import started_window
-
 _METRICS = """
     count(*), count(*) FILTER (WHERE answered), coalesce(sum(duration_seconds), 0),
     coalesce(sum(billable_seconds), 0), coalesce(max(duration_seconds), 0), coalesce(sum(data_bytes), 0),
@@ -55,21 +53,18 @@ def rollups_rebuild(*, slices: Iterable[tuple[int, date]]) -> int:
             where = "organization_id = %s AND local_date = ANY(%s::date[])"
             cursor.execute(f"DELETE FROM billing_usagedaily WHERE {where}", params)
             cursor.execute(f"DELETE FROM billing_usagehourly WHERE {where}", params)
-            # Over the usage records, a started_at window keeps the read to those days' partitions.
-            raw_where = f"{where} AND started_at >= %s AND started_at < %s"
-            raw_params = [*params, *started_window(min(days), max(days))]
             cursor.execute(
                 f"""INSERT INTO billing_usagedaily ({_DAILY_DIMENSIONS}, {_METRIC_COLUMNS})
                     SELECT {_DAILY_DIMENSIONS}, {_METRICS} FROM billing_usagerecord
-                    WHERE {raw_where} GROUP BY {_DAILY_DIMENSIONS}""",
-                raw_params,
+                    WHERE {where} GROUP BY {_DAILY_DIMENSIONS}""",
+                params,
             )
             written += cursor.rowcount
             cursor.execute(
                 f"""INSERT INTO billing_usagehourly ({_HOURLY_DIMENSIONS}, {_METRIC_COLUMNS})
                     SELECT {_HOURLY_DIMENSIONS}, {_METRICS} FROM billing_usagerecord
-                    WHERE {raw_where} GROUP BY {_HOURLY_DIMENSIONS}""",
-                raw_params,
+                    WHERE {where} GROUP BY {_HOURLY_DIMENSIONS}""",
+                params,
             )
             months = sorted({day.replace(day=1) for day in days})
             cursor.execute(

@@ -341,11 +341,9 @@ def _aggregate_query(scope, period, dims, filters, source):
 
     def where(start: date, end: date) -> tuple[str, list]:
         clauses = " AND ".join([scope_sql, "local_date BETWEEN %s AND %s", *filter_clauses])
-        params = [*scope_params, start, end, *filter_params]
-        if raw:  # lets PostgreSQL read only the months' partitions of the usage table
-            clauses += " AND started_at >= %s AND started_at < %s"
-            params += list(started_window(start, end))
-        return clauses, params
+        # No started_at window here (unlike the drill-down): measured, it made the planner AND in a
+        # second index for short periods (4 → 8 ms for two days) and gained nothing for months.
+        return clauses, [*scope_params, start, end, *filter_params]
 
     dim_sql = [_dimension_sql(d) for d in dims]
     aggregates = [f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)" for name in _AGGREGATES]
