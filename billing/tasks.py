@@ -44,3 +44,11 @@ def import_dropped_files() -> int:
             shutil.move(str(path), target / path.name)
             done += 1
     return done
+
+
+@shared_task
+def ensure_usage_partitions() -> list[str]:
+    """Beat task: create this month's and the next three months' partitions of the usage table."""
+    from billing.usage.partitions import partitions_ensure
+
+    return partitions_ensure(months_ahead=3)

@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     "usage-drop-folder": {"task": "billing.tasks.import_dropped_files", "schedule": 60.0},
     # Usage of the open period is priced hourly, so charges so far and budgets show money before billing.
     "rate-open-periods": {"task": "billing.statements.tasks.rate_open_periods", "schedule": 3600.0},
+    # The usage table's monthly partitions exist three months ahead (billing/usage/partitions.py).
+    "usage-partitions": {"task": "billing.tasks.ensure_usage_partitions", "schedule": 86400.0},
     # Budget alerts: usage reaches the rollups within minutes; a quarter-hour check is soon enough.
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
 }

@@ -80,7 +80,7 @@ def test_summaries_and_drill_down_read_the_replica_and_billing_reads_stay_on_the
         summary = usage_summary(scope=scope, period=period, group_by=[Dimension.LOCATION])
         page = usage_records(scope=scope, period=period, first=10)
     assert summary.totals.records == 60 and len(page.records) == 10
-    assert any("billing_usagedaily" in q["sql"] for q in on_replica.captured_queries)
+    assert any("billing_usagemonthly" in q["sql"] for q in on_replica.captured_queries)  # October, whole
     assert any("billing_usagerecord" in q["sql"] for q in on_replica.captured_queries)
     assert any("billing_location" in q["sql"] for q in on_replica.captured_queries)  # group labels
     assert on_primary.captured_queries == []

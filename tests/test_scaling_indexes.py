@@ -4,7 +4,7 @@ of the usage table (README, "Performance and scaling") keeps: every unique key i
 import pytest
 from django.db import connection
 
-from billing.models import UsageDaily, UsageHourly, UsageRecord
+from billing.models import UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 
 def index_columns(model) -> list[tuple[str, ...]]:
@@ -13,7 +13,7 @@ def index_columns(model) -> list[tuple[str, ...]]:
     return [tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]]
 
 
-@pytest.mark.parametrize("model", [UsageRecord, UsageDaily, UsageHourly])
+@pytest.mark.parametrize("model", [UsageRecord, UsageDaily, UsageHourly, UsageMonthly])
 def test_an_organizations_days_are_found_by_index(db, model):
     assert ("organization_id", "local_date") in index_columns(model)
 

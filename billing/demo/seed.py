@@ -343,6 +343,7 @@ def seed_reset() -> None:
                 "billing_offerrun",
                 "billing_usagedaily",
                 "billing_usagehourly",
+                "billing_usagemonthly",
                 "billing_usagerecord",
                 "billing_adjustment",
                 "portal_auditlog",

@@ -20,7 +20,7 @@ from billing.models.statements import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageRecord
+from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
     "Offer",
@@ -53,6 +53,7 @@ __all__ = [
     "PlanAllowance",
     "PlanRate",
     "UsageDaily",
+    "UsageMonthly",
     "UsageHourly",
     "UsageRecord",
     "UsageType",

@@ -1,4 +1,4 @@
-"""Usage records (the warehouse's fact table), their daily/hourly rollups and import batches."""
+"""Usage records (the warehouse's fact table), their daily/hourly/monthly rollups and import batches."""
 
 from django.db import models
 from django.db.models import Q
@@ -141,3 +141,14 @@ class UsageHourly(UsageRollupBase):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "local_date"], name="usage_hourly_org_date")]
+
+
+class UsageMonthly(UsageRollupBase):
+    """Usage per organization and local month (``local_date`` is the month's first day), location,
+    person, type, category, direction and band: the dimensions a summary over whole months can group
+    or filter by without line, country, day or hour. Rebuilt per (organization, month) from the daily
+    rollup by billing.usage.rollups, in the same transaction as the daily one."""
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "local_date"], name="usage_monthly_org_month")]
+        constraints = [models.CheckConstraint(condition=Q(local_date__day=1), name="usage_monthly_first_of_month")]

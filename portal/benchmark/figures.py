@@ -27,6 +27,8 @@ from billing.ingest.importer import usage_import
 from billing.models import Organization, Statement
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
 from billing.statements.services import last_closed_period
+from billing.usage.scope import Scope
+from billing.usage.selectors import Dimension, Period, usage_summary, whole_months
 from portal.api.core import limits
 from portal.api.schema import schema
 from portal.benchmark import Report, percentile, timed
@@ -150,20 +152,11 @@ def _period(start: date, end: date) -> dict:
     return {"from": start.isoformat(), "to": end.isoformat()}
 
 
-def _fetch(sql: str, params: list) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        cursor.fetchall()
-
-
-def _monthly_sql(name: str) -> str:
-    keys = {"location_month": ("location_id, month", 2), "person": ("person_id", 1)}.get(name, ("duration_band", 1))
-    group = ", ".join(str(i + 1) for i in range(keys[1]))
-    return (
-        f"SELECT {keys[0]}, sum(records) FILTER (WHERE usage_type = 'voice'), "  # noqa: S608 - fixed SQL
-        "sum(duration_seconds) FILTER (WHERE usage_type = 'voice'), sum(cost) FROM bench_monthly_rollup "
-        f"WHERE organization_id = %s AND month BETWEEN %s AND %s GROUP BY {group}"
-    )
+ROLLUP_TABLES = {"monthly": "billing_usagemonthly", "daily": "billing_usagedaily"}
+ROLLUP_GRAIN = {
+    "monthly": "per month × location × person × type × category × direction × band",
+    "daily": "per day × line × location × person × type × category × country × direction × band",
+}
 
 
 def _raw_sql(table: str, keys: str, n: int, raw: bool) -> str:
@@ -181,57 +174,60 @@ def _raw_sql(table: str, keys: str, n: int, raw: bool) -> str:
 
 def figure_summary(report: Report, api: Api, org: Organization, start: date, end: date, sizes: Sizes) -> None:
     variables = {"period": _period(start, end)}
+    # The rollup table the API answers these questions from (the coarsest one that can): the bare
+    # rollup SQL baseline runs over that same table, so "API / rollup SQL" compares like with like.
+    scope = Scope(organization=org, role="analyst")
+    sources = {
+        name: usage_summary(
+            scope=scope,
+            period=Period(start, end),
+            group_by=[Dimension(d.lower()) for d in group_by.strip("[]").split(", ")],
+            order_by=None,
+        ).source
+        for name, group_by in SUMMARIES.items()
+    }
+    if not set(sources.values()) <= set(ROLLUP_TABLES) or whole_months(Period(start, end)) != (start, end):
+        raise RuntimeError(f"the API answers the benchmark's summaries from {sources}, not one rollup table")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM billing_usagerecord WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
             [org.id, start, end],
         )
         in_period = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT count(*) FROM billing_usagedaily WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
-            [org.id, start, end],
-        )
-        rollup_rows = cursor.fetchone()[0]
+        rollup_rows = {}
+        for source in ROLLUP_TABLES:
+            cursor.execute(
+                f"SELECT count(*) FROM {ROLLUP_TABLES[source]} "  # noqa: S608 - fixed table names
+                "WHERE organization_id = %s AND local_date BETWEEN %s AND %s",
+                [org.id, start, end],
+            )
+            rollup_rows[source] = cursor.fetchone()[0]
     report.context["summary"] = {
         "organization": org.name,
         "from": start,
         "to": end,
         "records_in_period": in_period,
-        "daily_rollup_rows_in_period": rollup_rows,
+        "sources": sources,
+        **{f"{source}_rollup_rows_in_period": n for source, n in rollup_rows.items()},
     }
-    report.add(
-        "1.rollup.compression",
-        f"records per daily rollup row ({in_period:,} records, {start:%b}–{end:%b %Y})",
-        in_period / max(rollup_rows, 1),
-        "×",
-        note=f"{org.name}: {in_period:,} usage records in {rollup_rows:,} daily rollup rows "
-        "(per day × line × location × person × type × category × country × direction × band)",
-    )
-    with connection.cursor() as cursor:
-        # What a coarser rollup would give: per month, location, person, type and band only (no line,
-        # day, country, category, direction). Built from the daily rollup in a temporary table.
-        cursor.execute("DROP TABLE IF EXISTS bench_monthly_rollup")
-        cursor.execute(
-            "CREATE TEMP TABLE bench_monthly_rollup AS SELECT organization_id, "
-            "date_trunc('month', local_date)::date AS month, location_id, person_id, usage_type, duration_band, "
-            "sum(records) AS records, sum(duration_seconds) AS duration_seconds, sum(cost) AS cost "
-            "FROM billing_usagedaily WHERE organization_id = %s GROUP BY 1, 2, 3, 4, 5, 6",
-            [org.id],
+    for source, rows in rollup_rows.items():
+        report.add(
+            f"1.rollup.{source}_compression",
+            f"records per {source} rollup row ({in_period:,} records, {start:%b}–{end:%b %Y})",
+            in_period / max(rows, 1),
+            "×",
+            note=f"{org.name}: {in_period:,} usage records in {rows:,} {source} rollup rows ({ROLLUP_GRAIN[source]})",
         )
-        cursor.execute("CREATE INDEX ON bench_monthly_rollup (organization_id, month)")
-        cursor.execute("ANALYZE bench_monthly_rollup")
-        cursor.execute(
-            "SELECT count(*) FROM bench_monthly_rollup WHERE organization_id = %s AND month BETWEEN %s AND %s",
-            [org.id, start, end],
-        )
-        monthly_rows = cursor.fetchone()[0]
-    report.context["summary"]["whatif_monthly_rollup_rows_in_period"] = monthly_rows
     for name, group_by in SUMMARIES.items():
         query = SUMMARY % group_by
         http_ms = timed(lambda q=query: api.ok(q, variables), sizes.repeats, warmup=2)
         keys, n = BARE_SQL[name]
         timings = {}
-        for source, table in (("rollup", "billing_usagedaily"), ("raw", "billing_usagerecord")):
+        for source, table in (
+            ("rollup", ROLLUP_TABLES[sources[name]]),
+            ("daily", "billing_usagedaily"),
+            ("raw", "billing_usagerecord"),
+        ):
             sql = _raw_sql(table, keys, n, raw=source == "raw")
 
             def run(sql=sql):
@@ -245,26 +241,23 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
         label = f"summary by {name.replace('_', ' ')}"
         report.add(f"1.{name}.p50_ms", f"{label}: API p50 (HTTP+GraphQL, token)", p50, "ms")
         report.add(f"1.{name}.p95_ms", f"{label}: API p95", p95, "ms", "≤ 150 ms", p95 <= 150)
-        report.add(f"1.{name}.rollup_sql_ms", f"{label}: bare SQL on rollups, median", rollup, "ms")
-        report.add(f"1.{name}.raw_sql_ms", f"{label}: bare SQL on raw records, median", raw, "ms")
-        monthly_sql = _monthly_sql(name)
-        monthly = percentile(timed(lambda sql=monthly_sql: _fetch(sql, [org.id, start, end]), sizes.repeats), 50)
         report.add(
-            f"1.{name}.whatif_monthly",
-            f"{label}: what-if monthly rollup, raw SQL / its SQL",
-            raw / monthly,
-            "×",
-            note=f"{monthly_rows:,} rows per month × location × person × type × band (a temporary table of this "
-            f"run, not the product); median {monthly:.1f} ms"
-            if name == "person"
-            else "",
+            f"1.{name}.rollup_sql_ms",
+            f"{label}: bare SQL on the {sources[name]} rollup (the API's), median",
+            rollup,
+            "ms",
         )
+        report.add(
+            f"1.{name}.daily_sql_ms",
+            f"{label}: bare SQL on the daily rollup (what the API read before 0010), median",
+            percentile(timings["daily"], 50),
+            "ms",
+        )
+        report.add(f"1.{name}.raw_sql_ms", f"{label}: bare SQL on raw records, median", raw, "ms")
         report.add(
             f"1.{name}.vs_rollup_sql", f"{label}: API p50 / rollup SQL", p50 / rollup, "×", "≤ 3×", p50 / rollup <= 3
         )
         report.add(f"1.{name}.vs_raw_sql", f"{label}: raw SQL / API p50", raw / p50, "×", "≥ 20×", raw / p50 >= 20)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE bench_monthly_rollup")
 
 
 # --- 2. drill-down --------------------------------------------------------------------------------
@@ -726,9 +719,15 @@ def figure_refusal(report: Report, api: Api, token: str, start: date, end: date,
 # --- 7. load --------------------------------------------------------------------------------------
 
 
-def _load_client(base_url, token, variables, seconds, seed, out, errors):
+# Each load client rotates over a few tokens, like the latency series: one token may spend 10,000 cost
+# points a minute, which a client doing 20+ requests a second against a fast server exceeds (a 429 is
+# the rate limit working, not the server failing, and is not what this figure measures).
+LOAD_TOKENS_PER_CLIENT = 4
+
+
+def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
     rnd = random.Random(seed)
-    api = Api(base_url, token)
+    api = Api(base_url, tokens)
     summaries = [SUMMARY % g for g in SUMMARIES.values()]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -745,18 +744,18 @@ def _load_client(base_url, token, variables, seconds, seed, out, errors):
             failed = status != 200 or bool(data.get("errors"))
         except Exception:  # noqa: BLE001 - any failure of a request is an error to count
             failed = True
-            api = Api(base_url, token)
+            api = Api(base_url, tokens)
         out.append((time.perf_counter() - began) * 1000)
         if failed:
             errors.append(1)
 
 
 def _load_process(args):
-    base_url, tokens, variables, seconds, seed = args
+    base_url, clients, variables, seconds, seed = args
     out, errors = [], []
     threads = [
         threading.Thread(target=_load_client, args=(base_url, t, variables, seconds, seed * 1000 + i, out, errors))
-        for i, t in enumerate(tokens)
+        for i, t in enumerate(clients)
     ]
     for thread in threads:
         thread.start()
@@ -774,8 +773,9 @@ def figure_load(
         "drill": {"period": _period(end.replace(day=1), end), "first": 50},
         "locations": locations,
     }
-    processes = min(sizes.load_processes, len(tokens))
-    shares = [tokens[i::processes] for i in range(processes)]
+    clients = [tokens[i : i + LOAD_TOKENS_PER_CLIENT] for i in range(0, len(tokens), LOAD_TOKENS_PER_CLIENT)]
+    processes = min(sizes.load_processes, len(clients))
+    shares = [clients[i::processes] for i in range(processes)]
     connections.close_all()  # no database connection is shared with the forked client processes
     began = time.monotonic()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -787,13 +787,14 @@ def figure_load(
     errors = sum(e for _, e in results)
     rps = len(latencies) / elapsed
     report.context["load"] = {
-        "clients": len(tokens),
+        "clients": len(clients),
+        "tokens_per_client": LOAD_TOKENS_PER_CLIENT,
         "seconds": sizes.load_seconds,
         "requests": len(latencies),
         "server": f"gunicorn, {workers} workers × gthread",
         "mix": "50% summaries (3 kinds), 35% drill-down pages of 50, 15% statement lists",
     }
-    report.add("7.load.rps", f"load: {len(tokens)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
+    report.add("7.load.rps", f"load: {len(clients)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
     report.add("7.load.p95_ms", "load: p95 latency", percentile(latencies, 95) if latencies else None, "ms")
     report.add("7.load.errors", "load: errors (non-200 or GraphQL errors)", errors, "errors", "= 0", errors == 0)
 

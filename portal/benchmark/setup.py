@@ -240,7 +240,13 @@ def throwaways_remove() -> int:
         cursor.execute("SET LOCAL billing.allow_usage_delete = 'on'")
         cursor.execute("SET LOCAL billing.allow_statement_delete = 'on'")
         cursor.execute("SET LOCAL portal.allow_audit_delete = 'on'")
-        for table in ("billing_usagedaily", "billing_usagehourly", "billing_usagerecord", "portal_auditlog"):
+        for table in (
+            "billing_usagedaily",
+            "billing_usagehourly",
+            "billing_usagemonthly",
+            "billing_usagerecord",
+            "portal_auditlog",
+        ):
             cursor.execute(f"DELETE FROM {table} WHERE organization_id = ANY(%s)", [ids])  # noqa: S608
         for table in ("billing_statementline", "billing_statementbreakdown"):
             cursor.execute(

@@ -108,6 +108,8 @@ def test_history_is_stamped_as_it_was(db):
         raw = cursor.fetchone()
         cursor.execute("SELECT sum(records), sum(duration_seconds), sum(data_bytes) FROM billing_usagedaily")
         assert cursor.fetchone() == raw
+        cursor.execute("SELECT sum(records), sum(duration_seconds), sum(data_bytes) FROM billing_usagemonthly")
+        assert cursor.fetchone() == raw
 
 
 @pytest.mark.slow

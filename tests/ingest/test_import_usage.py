@@ -73,6 +73,12 @@ def test_reimport_is_a_no_op_and_rollups_equal_records(pbx):
             [pbx.id],
         )
         rolled = cursor.fetchone()
+        cursor.execute(
+            "SELECT sum(records), sum(duration_seconds), sum(billable_seconds) FROM billing_usagemonthly "
+            "WHERE organization_id = %s",
+            [pbx.id],
+        )
+        assert cursor.fetchone() == rolled
     assert (
         raw == rolled == (9, 305 + 25 + 3700 + 120 + 10 + 60 + 183 + 45 + 184, 300 + 3690 + 115 + 58 + 180 + 40 + 180)
     )

@@ -156,7 +156,7 @@ class Command(BaseCommand):
         statement = setup.typical_statement(org)
         demo_statements = setup.demo_statements()
         latency_tokens = 4 if quick else 20
-        tokens = setup.tokens_create(org, sizes.load_clients + latency_tokens)
+        tokens = setup.tokens_create(org, sizes.load_clients * f.LOAD_TOKENS_PER_CLIENT + latency_tokens)
         workdir = f.workdir()
         server = setup.WebServer(workers=web_workers, threads=4, log_path=workdir / "gunicorn.log")
         only = self._only(options["only"])
