@@ -48,7 +48,11 @@ def rollups_rebuild(*, slices: Iterable[tuple[int, date]]) -> int:
         by_org[organization_id].add(day)
     written = 0
     with connection.cursor() as cursor:
-        for organization_id, days in by_org.items():
+        for organization_id, days in sorted(by_org.items()):
+            # One rebuild per organization at a time (ids in order, so two writers never deadlock):
+            # a month is rebuilt from all its days, so two imports of different days of one month
+            # running side by side would each miss the other's uncommitted days and double its rows.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('billing.rollups'), %s)", [organization_id])
             params = [organization_id, sorted(days)]
             where = "organization_id = %s AND local_date = ANY(%s::date[])"
             cursor.execute(f"DELETE FROM billing_usagedaily WHERE {where}", params)
