@@ -48,7 +48,14 @@ def import_dropped_files() -> int:
 
 @shared_task
 def ensure_usage_partitions() -> list[str]:
-    """Beat task: create this month's and the next three months' partitions of the usage table."""
+    """Beat task: create this month's and the next three months' partitions of the usage table, then
+    refresh the statistics of the partitioned table as a whole (autovacuum analyzes the partitions but
+    never their parent, whose statistics plan the queries that span months)."""
+    from django.db import connection
+
     from billing.usage.partitions import partitions_ensure
 
-    return partitions_ensure(months_ahead=3)
+    created = partitions_ensure(months_ahead=3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE billing_usagerecord")
+    return created

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -722,7 +723,7 @@ def figure_refusal(report: Report, api: Api, token: str, start: date, end: date,
 # Each load client rotates over a few tokens, like the latency series: one token may spend 10,000 cost
 # points a minute, which a client doing 20+ requests a second against a fast server exceeds (a 429 is
 # the rate limit working, not the server failing, and is not what this figure measures).
-LOAD_TOKENS_PER_CLIENT = 4
+LOAD_TOKENS_PER_CLIENT = 8
 
 
 def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
@@ -739,15 +740,19 @@ def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
         else:
             query, vars_ = STATEMENTS, {}
         began = time.perf_counter()
+        failure = None
         try:
             status, data = api.graphql(query, vars_)
-            failed = status != 200 or bool(data.get("errors"))
-        except Exception:  # noqa: BLE001 - any failure of a request is an error to count
-            failed = True
+            if data.get("errors"):
+                failure = f"HTTP {status} {data['errors'][0].get('extensions', {}).get('code', 'error')}"
+            elif status != 200:
+                failure = f"HTTP {status}"
+        except Exception as exc:  # noqa: BLE001 - any failure of a request is an error to count
+            failure = type(exc).__name__
             api = Api(base_url, tokens)
         out.append((time.perf_counter() - began) * 1000)
-        if failed:
-            errors.append(1)
+        if failure:
+            errors.append(failure)
 
 
 def _load_process(args):
@@ -761,7 +766,7 @@ def _load_process(args):
         thread.start()
     for thread in threads:
         thread.join(seconds + 60)
-    return out, len(errors)
+    return out, errors
 
 
 def figure_load(
@@ -784,7 +789,8 @@ def figure_load(
         )
     elapsed = time.monotonic() - began
     latencies = [ms for out, _ in results for ms in out]
-    errors = sum(e for _, e in results)
+    kinds = Counter(kind for _, failures in results for kind in failures)
+    errors = sum(kinds.values())
     rps = len(latencies) / elapsed
     report.context["load"] = {
         "clients": len(clients),
@@ -796,7 +802,15 @@ def figure_load(
     }
     report.add("7.load.rps", f"load: {len(clients)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
     report.add("7.load.p95_ms", "load: p95 latency", percentile(latencies, 95) if latencies else None, "ms")
-    report.add("7.load.errors", "load: errors (non-200 or GraphQL errors)", errors, "errors", "= 0", errors == 0)
+    report.add(
+        "7.load.errors",
+        "load: errors (non-200 or GraphQL errors)",
+        errors,
+        "errors",
+        "= 0",
+        errors == 0,
+        note=", ".join(f"{n} × {kind}" for kind, n in kinds.most_common()),
+    )
 
 
 def peak_rss_self_mib() -> float:

@@ -186,3 +186,24 @@ def test_the_migration_converts_both_ways_keeping_rows_ids_and_guards(org_with_u
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             UsageRecord.objects.filter(organization=org).delete()
         raise Rollback
+
+
+def test_the_daily_beat_task_creates_the_coming_months_and_analyzes_the_parent(org_with_usage):
+    from billing.tasks import ensure_usage_partitions
+
+    def parent_rows_estimate():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'billing_usagerecord'")
+            return cursor.fetchone()[0]
+
+    org, lines = org_with_usage
+    generate(org, lines, 120, seed=5, start=datetime(2026, 3, 20, tzinfo=UTC), days=20)
+    records = UsageRecord.objects.count()
+    assert records == 120 and parent_rows_estimate() != records  # not analyzed since the rows came
+    ensure_usage_partitions()
+    assert parent_rows_estimate() == records
+    names = partitions()
+    month = datetime.now(UTC).date().replace(day=1)
+    for _ in range(4):
+        assert partition_name(month) in names
+        month = (month + timedelta(days=32)).replace(day=1)
