@@ -6,4 +6,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Customer portal"
 
     def ready(self):
-        from portal import signin  # noqa: F401 - connects the sign-in audit signal receivers
+        from portal import checks, signin  # noqa: F401 - registers the deploy checks and the sign-in audit receivers

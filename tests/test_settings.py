@@ -29,6 +29,7 @@ PRODUCTION = dict(
     PORTAL_ENV="production",
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
     CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    REDIS_URL="redis://127.0.0.1:6379/1",
     ALLOWED_HOSTS="portal.example.com",
 )
 
@@ -51,6 +52,12 @@ def test_production_settings_pass_the_deploy_check():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, SECRET_KEY=GOOD_KEY)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_when_rate_limits_are_not_shared():
+    env = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env, SECRET_KEY=GOOD_KEY)
+    assert result.returncode != 0 and "portal.W001" in result.stderr and "REDIS_URL is not set" in result.stderr
 
 
 def test_bad_boolean_is_a_clear_error():
