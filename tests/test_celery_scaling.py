@@ -3,13 +3,13 @@ two machines. Each organization still gets exactly one statement with its PDF.""
 
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from billing.models import Statement
+from portal.workers import celery_worker_argv
 from tests.services import needs_redis
 from tests.test_celery import database_url, wait_for
 
@@ -28,23 +28,7 @@ def start_worker(name: str, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         "PYTHONPATH": str(ROOT),
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-c",
-            "1",
-            "-n",
-            f"{name}@%h",
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        celery_worker_argv(concurrency=1, name=f"{name}@%h"),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

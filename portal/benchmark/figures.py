@@ -40,6 +40,7 @@ from portal.benchmark.setup import (
     throwaway_usage,
     throwaways_remove,
 )
+from portal.workers import celery_worker_argv
 
 
 @dataclass
@@ -586,23 +587,7 @@ def figure_billing_run(report: Report, sizes: Sizes, broker_url: str | None, wor
             logs.append(run_dir / f"worker{n}.log")
             workers.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "portal",
-                        "worker",
-                        "-c",
-                        "1",
-                        "-n",
-                        f"bench{n}@%h",
-                        "-l",
-                        "info",
-                        "--without-heartbeat",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ],
+                    celery_worker_argv(concurrency=1, name=f"bench{n}@%h"),
                     cwd=run_dir,
                     env=env,
                     stdout=subprocess.DEVNULL,

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from portal.workers import celery_worker_argv
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -199,21 +201,7 @@ class PrivateRedis:
 def start_celery_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen:
     """A real ``celery worker`` process on the project's app, logging to ``log``."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-c",
-            str(concurrency),
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        celery_worker_argv(concurrency=concurrency),
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         stdout=subprocess.DEVNULL,

@@ -24,6 +24,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.workers import celery_worker_argv
+
 CHILD_FLAG = "PORTAL_SOAK_CHILD"
 
 
@@ -236,23 +238,7 @@ class Command(BaseCommand):
         env = child_env(**extra)
         log_path = workdir / "celery.log"
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-c",
-                str(options["worker_concurrency"]),
-                "-n",
-                "soak@%h",
-                "-l",
-                "info",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            celery_worker_argv(concurrency=options["worker_concurrency"], name="soak@%h"),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
