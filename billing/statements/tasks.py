@@ -114,7 +114,10 @@ def _render_statement_pdf(task, statement_id: int) -> None:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def notify_statement_ready(statement_id: int) -> None:
     """Email the organization's administrators and analysts that the statement is ready."""
-    statement = Statement.objects.select_related("organization").get(pk=statement_id)
+    statement = Statement.objects.select_related("organization").filter(pk=statement_id).first()
+    if statement is None:  # a message about a statement this database does not have: retrying won't help
+        logger.warning("notify_statement_ready: no statement %s, message dropped", statement_id)
+        return
     from django.contrib.auth import get_user_model
 
     recipients = sorted(

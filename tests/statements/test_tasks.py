@@ -107,3 +107,8 @@ def test_retry_countdowns_stay_below_the_redis_visibility_timeout(settings):
     settings.CELERY_VISIBILITY_TIMEOUT = 3600
     assert tasks.backoff_countdown(12, cap=6 * 3600) == 2880
     assert tasks.backoff_countdown(2, cap=6 * 3600) == 120
+
+
+def test_a_notification_about_a_missing_statement_is_dropped_not_retried(db):
+    assert tasks.notify_statement_ready.apply(args=[10**9]).successful()
+    assert not mail.outbox
