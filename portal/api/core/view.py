@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,6 +36,42 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 100_000
 RATE_LIMIT_POINTS = getattr(settings, "GRAPHQL_RATE_LIMIT_POINTS", 10_000)
 RATE_WINDOW_SECONDS = 60
+
+
+class ValidDocuments:
+    """The parsed documents of query texts that passed validation, most recently used first.
+
+    API clients send the same few query texts again and again; parsing and validating one costs ~2 ms,
+    a fifth of a typical summary request. Only valid documents are kept, the schema never changes in a
+    running process, and execution does not change a document, so a cached one answers exactly as a
+    fresh parse would. Bounded: at most ``size`` texts of at most MAX_QUERY_CHARS each.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._documents: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: str):
+        with self._lock:
+            document = self._documents.get(query)
+            if document is not None:
+                self._documents.move_to_end(query)
+            return document
+
+    def add(self, query: str, document) -> None:
+        with self._lock:
+            self._documents[query] = document
+            self._documents.move_to_end(query)
+            while len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._documents.clear()
+
+
+VALID_DOCUMENTS = ValidDocuments()
 
 
 def _error(message: str, code: str, status: int, **extensions) -> JsonResponse:
@@ -174,11 +212,14 @@ class GraphQLView(View):
             )
         caller = self._caller(request)
         schema = self.schema.graphql_schema
-        try:
-            document = parse(query, max_tokens=limits.MAX_TOKENS)
-        except GraphQLError as exc:
-            code = Codes.QUERY_TOO_LARGE if "tokens. parsing aborted" in exc.message.lower() else Codes.PARSE_FAILED
-            return JsonResponse({"errors": [{**exc.formatted, "extensions": {"code": code}}]}, status=400)
+        document = VALID_DOCUMENTS.get(query)
+        known = document is not None
+        if not known:
+            try:
+                document = parse(query, max_tokens=limits.MAX_TOKENS)
+            except GraphQLError as exc:
+                code = Codes.QUERY_TOO_LARGE if "tokens. parsing aborted" in exc.message.lower() else Codes.PARSE_FAILED
+                return JsonResponse({"errors": [{**exc.formatted, "extensions": {"code": code}}]}, status=400)
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             return _error("no operation, or operationName does not name one", Codes.BAD_REQUEST, 400)
@@ -190,12 +231,14 @@ class GraphQLView(View):
             analysis = limits.analyze(schema, document, operation_name, variables)
         except ApiError as exc:
             return JsonResponse({"errors": [exc.formatted]}, status=400)
-        errors = validate(schema, document, max_errors=20)
-        if errors:
-            return JsonResponse(
-                {"errors": [{**e.formatted, "extensions": {"code": Codes.VALIDATION_FAILED}} for e in errors]},
-                status=400,
-            )
+        if not known:
+            errors = validate(schema, document, max_errors=20)
+            if errors:
+                return JsonResponse(
+                    {"errors": [{**e.formatted, "extensions": {"code": Codes.VALIDATION_FAILED}} for e in errors]},
+                    status=400,
+                )
+            VALID_DOCUMENTS.add(query, document)
         cost = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
         try:
