@@ -12,8 +12,6 @@ import logging
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,21 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.benchmark.child import is_child, rerun_as_child
+
 CHILD_FLAG = "PORTAL_BENCHMARK_CHILD"
+PASSED = (  # the options the child gets
+    "records",
+    "import_rows",
+    "load_seconds",
+    "clients",
+    "billing_orgs",
+    "broker",
+    "web_workers",
+    "database_url",
+    "json",
+    "only",
+)
 
 
 class Command(BaseCommand):
@@ -52,45 +64,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._only(options["only"])  # a typo fails here, before a dataset is built
-        if os.environ.get(CHILD_FLAG) != "1":
-            return self._spawn(options)
+        if not is_child(CHILD_FLAG):
+            return rerun_as_child("benchmark", options, flag=CHILD_FLAG, folder="bench", passed=PASSED)
         return self._run(options)
-
-    def _spawn(self, options):
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env[CHILD_FLAG] = "1"
-        # --quick has its own folder so that it does not replace the full run's dataset with a tiny one.
-        bench_var = Path(settings.BASE_DIR) / "var" / ("bench-quick" if options["quick"] else "bench")
-        env.setdefault("PORTAL_VAR_DIR", str(bench_var))
-        if options["database_url"]:
-            env["DATABASE_URL"] = options["database_url"]
-        else:
-            env["PORTAL_PGDATA"] = str(bench_var / "pgdata")
-        argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "benchmark", *self._argv(options)]
-        code = subprocess.call(argv, env=env, cwd=settings.BASE_DIR)
-        if code:
-            raise CommandError(f"the benchmark failed (exit code {code})")
-
-    @staticmethod
-    def _argv(options) -> list[str]:
-        out = []
-        for name in (
-            "records",
-            "import_rows",
-            "load_seconds",
-            "clients",
-            "billing_orgs",
-            "broker",
-            "web_workers",
-            "database_url",
-            "json",
-            "only",
-        ):
-            if options.get(name) not in (None, ""):
-                out += [f"--{name.replace('_', '-')}", str(options[name])]
-        if options.get("quick"):
-            out.append("--quick")
-        return out
 
     @staticmethod
     def _only(value: str) -> set[str]:

@@ -24,9 +24,24 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.benchmark.child import is_child, rerun_as_child
 from portal.workers import celery_worker_argv
 
 CHILD_FLAG = "PORTAL_SOAK_CHILD"
+PASSED = (  # the options the child gets
+    "minutes",
+    "seconds",
+    "records",
+    "sessions",
+    "api_clients",
+    "web_workers",
+    "worker_concurrency",
+    "max_requests",
+    "max_tasks_per_child",
+    "broker",
+    "database_url",
+    "json",
+)
 
 
 class Command(BaseCommand):
@@ -59,41 +74,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", default=None, help="Where to write the JSON (default var/soak.json)")
 
     def handle(self, *args, **options):
-        if os.environ.get(CHILD_FLAG) != "1":
-            return self._spawn(options)
+        if not is_child(CHILD_FLAG):
+            return rerun_as_child(
+                "soak", options, flag=CHILD_FLAG, folder="soak", passed=PASSED, drop={"CELERY_BROKER_URL"}
+            )
         return self._run(options)
-
-    def _spawn(self, options):
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-        env[CHILD_FLAG] = "1"
-        soak_var = Path(settings.BASE_DIR) / "var" / ("soak-quick" if options["quick"] else "soak")
-        env.setdefault("PORTAL_VAR_DIR", str(soak_var))
-        if options["database_url"]:
-            env["DATABASE_URL"] = options["database_url"]
-        else:
-            env["PORTAL_PGDATA"] = str(soak_var / "pgdata")
-        argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "soak"]
-        for name in (
-            "minutes",
-            "seconds",
-            "records",
-            "sessions",
-            "api_clients",
-            "web_workers",
-            "worker_concurrency",
-            "max_requests",
-            "max_tasks_per_child",
-            "broker",
-            "database_url",
-            "json",
-        ):
-            if options.get(name) not in (None, ""):
-                argv += [f"--{name.replace('_', '-')}", str(options[name])]
-        if options["quick"]:
-            argv.append("--quick")
-        code = subprocess.call(argv, env=env, cwd=settings.BASE_DIR)
-        if code:
-            raise CommandError(f"the soak failed (exit code {code})")
 
     def _run(self, options):
         from portal.benchmark import setup
