@@ -63,23 +63,28 @@ FIGURES = {
 }
 
 
-@pytest.mark.slow
-def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_path):
-    out_json = tmp_path / "benchmark.json"
+def run_quick(command: str, tmp_path, out_json) -> subprocess.CompletedProcess:
+    """``manage.py <command> --quick`` on the test database's server, its files under ``tmp_path``."""
     url = database_url()
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"CELERY_BROKER_URL", "PORTAL_PGDATA"}},
         "DATABASE_URL": url,
         "PORTAL_VAR_DIR": str(tmp_path / "var"),
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "benchmark", "--quick", "--database-url", url, "--json", str(out_json)],
+    return subprocess.run(
+        [sys.executable, "manage.py", command, "--quick", "--database-url", url, "--json", str(out_json)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_path):
+    out_json = tmp_path / "benchmark.json"
+    result = run_quick("benchmark", tmp_path, out_json)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     figures = {f["key"]: f for f in json.loads(out_json.read_text())["figures"]}

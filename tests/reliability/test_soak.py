@@ -6,17 +6,11 @@ shows both that nothing fails while processes are replaced and that memory stays
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from portal.benchmark.soak import MAX_PROCESS_MIB, memory_verdict
-from tests.test_celery import database_url
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.test_benchmark import run_quick
 
 KINDS = {
     "sign-in (form, CSRF)",
@@ -37,20 +31,7 @@ WEB, WORKER = "web (gunicorn master + workers)", "worker (celery + pool)"
 @pytest.mark.slow
 def test_quick_soak_has_no_errors_and_bounded_memory(transactional_db, tmp_path):
     out_json = tmp_path / "soak.json"
-    url = database_url()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"CELERY_BROKER_URL", "PORTAL_PGDATA"}},
-        "DATABASE_URL": url,
-        "PORTAL_VAR_DIR": str(tmp_path / "var"),
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "soak", "--quick", "--database-url", url, "--json", str(out_json)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = run_quick("soak", tmp_path, out_json)
     soak = json.loads(out_json.read_text()) if out_json.exists() else {}
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
 
