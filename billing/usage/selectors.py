@@ -22,7 +22,7 @@ from enum import StrEnum
 from django.db import connections, router
 
 from billing.models import DurationBand, Line, Location, Person, UsageRecord
-from billing.usage.partitions import started_window
+from billing.usage.partitions import next_month, started_window
 from billing.usage.scope import Scope
 
 MAX_PERIOD_DAYS = 732
@@ -296,15 +296,11 @@ def _validate_period(period: Period) -> None:
 
 def whole_months(period: Period) -> tuple[date, date] | None:
     """The first and last day of the calendar months lying wholly inside ``period``, if there are any."""
-    first = period.start if period.start.day == 1 else _next_month(period.start)
-    last = _next_month(period.end) - timedelta(days=1)
+    first = period.start if period.start.day == 1 else next_month(period.start)
+    last = next_month(period.end) - timedelta(days=1)
     if last != period.end:
         last = period.end.replace(day=1) - timedelta(days=1)
     return (first, last) if first <= last else None
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _choose_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None, period: Period) -> str:

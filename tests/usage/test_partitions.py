@@ -12,7 +12,14 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from billing.models import UsageRecord
-from billing.usage.partitions import DEFAULT, partition_name, partitions, partitions_ensure, started_window
+from billing.usage.partitions import (
+    DEFAULT,
+    next_month,
+    partition_name,
+    partitions,
+    partitions_ensure,
+    started_window,
+)
 from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Period, usage_records, usage_summary
 from billing.usage.writer import COLUMNS, NewUsageRecord, usage_records_write
@@ -206,4 +213,4 @@ def test_the_daily_beat_task_creates_the_coming_months_and_analyzes_the_parent(o
     month = datetime.now(UTC).date().replace(day=1)
     for _ in range(4):
         assert partition_name(month) in names
-        month = (month + timedelta(days=32)).replace(day=1)
+        month = next_month(month)
