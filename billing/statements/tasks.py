@@ -30,18 +30,18 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_MAX_RETRIES = 20
 
 
-def database_retry_countdown(retries: int) -> int:
-    return min(2 ** (retries + 1), 60)
-
-
-def backoff_countdown(retries: int, *, cap: int) -> int:
-    """30 s doubling per retry, at most ``cap`` — and on Redis at most 80 % of its visibility_timeout: a
-    task waiting for its countdown is unacknowledged in the worker, and Redis would hand it to a second
-    worker after that timeout (a duplicate retry chain)."""
+def backoff_countdown(retries: int, *, cap: int, first: int = 30) -> int:
+    """``first`` seconds doubling per retry, at most ``cap`` — and on Redis at most 80 % of its
+    visibility_timeout: a task waiting for its countdown is unacknowledged in the worker, and Redis would
+    hand it to a second worker after that timeout (a duplicate retry chain)."""
     visibility = getattr(settings, "CELERY_VISIBILITY_TIMEOUT", None)
     if visibility:
         cap = min(cap, int(visibility * 0.8))
-    return min(30 * 2**retries, cap)
+    return min(first * 2**retries, cap)
+
+
+def database_retry_countdown(retries: int) -> int:
+    return backoff_countdown(retries, first=2, cap=60)
 
 
 @shared_task(
