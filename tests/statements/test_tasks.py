@@ -1,9 +1,10 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from billing.models import Statement
 from billing.statements import tasks
@@ -85,15 +86,18 @@ def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
 ):
     from billing.management.commands import run_billing
 
+    # The clock is pinned: which periods are closed must not depend on the day the suite runs.
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 12, 10, 9, tzinfo=UTC))
     queued = []
     monkeypatch.setattr(run_billing.render_statement_pdf, "delay", queued.append)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             call_command("run_billing", "--all-closed", "--no-pdf", stdout=StringIO())
     statements = Statement.objects.filter(organization=billed_org).order_by("period_start")
-    periods = run_billing.closed_periods(billed_org)
-    assert [s.period_start for s in statements] == [p.start for p in periods] and periods
-    assert sorted(queued) == sorted(s.pk for s in statements) * 2  # still pending: queued again, rendered once
+    # The fixture's usage starts in October 2026: October and November are closed on 10 December.
+    assert [s.period_start for s in statements] == [date(2026, 10, 1), date(2026, 11, 1)]
+    pks = [s.pk for s in statements]
+    assert sorted(queued) == sorted(pks * 2)  # still pending after the first run: queued again, rendered once
     with pytest.raises(CommandError):
         call_command("run_billing")
 
