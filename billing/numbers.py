@@ -71,6 +71,21 @@ def zone_for_country(country: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DialPlan:
+    """How a phone system's users dial: read before any number of that system is interpreted.
+
+    ``None`` for a prefix means "the country's own" (libphonenumber's metadata: ``00`` in Europe,
+    ``011`` in North America; national prefix ``0`` in DE/GB/NL/FR, ``1`` in the US).
+    """
+
+    country: str  # ISO 3166 alpha-2 of the PBX's users (numbers without a prefix are read there)
+    outside_prefix: str = ""  # the digit(s) dialled for an outside line ("0", "9"), stripped first when present
+    international_prefix: str | None = None
+    national_prefix: str | None = None
+    extension_lengths: tuple[int, ...] = ()  # lengths of internal extensions; () = up to INTERNAL_MAX_DIGITS
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     number: str  # E.164 when it could be parsed, else the digits as dialled
     category: str
