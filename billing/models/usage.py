@@ -1,5 +1,6 @@
 """Usage records (the warehouse's fact table), their daily/hourly/monthly rollups and import batches."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -14,6 +15,7 @@ class ImportBatch(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed (nothing loaded)"
+        VOIDED = "voided", "Voided (its records were removed)"
 
     filename = models.CharField(max_length=500)
     format = models.CharField(max_length=16)
@@ -26,6 +28,12 @@ class ImportBatch(models.Model):
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    void_reason = models.CharField(max_length=500, blank=True)
+    voided_records = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -80,6 +88,12 @@ class UsageRecord(models.Model):
     cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     rated_plan = models.ForeignKey("billing.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     rated_at = models.DateTimeField(null=True, blank=True)
+    # The statement that charged this record: its own period's, or a later one when the record arrived
+    # after its period was issued (late usage). Set once at issue (the append-only trigger allows
+    # exactly NULL -> a statement); records still NULL are what the next statement bills.
+    billed_on = models.ForeignKey(
+        "billing.Statement", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -98,6 +112,9 @@ class UsageRecord(models.Model):
             models.Index(fields=["organization", "local_date"], name="usage_org_local_date"),
             models.Index(fields=["line", "started_at"], name="usage_line_started"),
             models.Index(fields=["organization", "duration_seconds"], name="usage_org_duration"),
+            models.Index(
+                fields=["organization", "local_date"], condition=Q(billed_on__isnull=True), name="usage_org_unbilled"
+            ),
         ]
 
 

@@ -193,8 +193,13 @@ def rate_period(
     *,
     lines_on_plan: dict[str, list[int]] | None = None,
     line_share: dict[int, Decimal] | None = None,
+    arrived_late: frozenset[int] = frozenset(),
 ) -> PeriodRating:
     """Rate one billing period of an organization's usage, consuming allowances in time order.
+
+    ``arrived_late``: ids of records that reached us after the period was billed. They come after all
+    the others, so the allowance the issued statement used stays used and the records it charged keep
+    their amounts; the late records get what is left (see the statements' "usage from earlier periods").
 
     ``plan_of_line`` gives each line's plan: a dict, or a function of the record when plans change
     within the period. ``lines_on_plan`` lists the lines sharing a pooled allowance (default: the
@@ -231,7 +236,7 @@ def rate_period(
         return buckets[key]
 
     rated = []
-    for usage in sorted(usages, key=lambda u: (u.started_at, u.id)):
+    for usage in sorted(usages, key=lambda u: (u.id in arrived_late, u.started_at, u.id)):
         plan = plan_for(usage)
         if plan is None:
             rated.append(Rated(usage, Decimal(0).quantize(SIX_PLACES), Decimal(0), unrated=chargeable(usage)))

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from billing.models import Statement
 from billing.statements.charts import bar_chart
@@ -90,21 +91,30 @@ def statement_html(statement: Statement, offers=()) -> str:
             {**c, "duration": _duration(c["seconds"]), "amount": fmt.money(Decimal(c["amount"]))}
             for c in details.get("longest_calls", [])
         ],
-        "lines": [
-            {
-                "position": line.position,
-                "description": line.description,
-                "quantity": fmt.number(line.quantity, 0 if line.unit in ("days", "msg") else 2),
-                "unit": line.unit,
-                "amount": fmt.money(line.amount),
-            }
-            for line in statement.lines.all()
-        ],
+        "lines": _line_rows(statement, fmt),
         "chart": bar_chart(daily, title="Daily usage cost", tooltips=statement.template_version < 2),
         "offers": offers,
     }
     with translation.override(statement.language):
         return render_to_string(f"billing/statements/v{statement.template_version}/statement.html", context)
+
+
+def _line_rows(statement, fmt) -> list[dict]:
+    """The line items; the first line charging an earlier period opens the section "Usage from earlier
+    periods" (statements issued before late usage existed have none, so they render as issued)."""
+    rows, section_open = [], False
+    for line in statement.lines.all():
+        row = {
+            "position": line.position,
+            "description": line.description,
+            "quantity": fmt.number(line.quantity, 0 if line.unit in ("days", "msg") else 2),
+            "unit": line.unit,
+            "amount": fmt.money(line.amount),
+        }
+        if line.usage_period_start and not section_open:
+            row["section"], section_open = gettext_lazy("Usage from earlier periods"), True
+        rows.append(row)
+    return rows
 
 
 def render_pdf(html: str) -> bytes:

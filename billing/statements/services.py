@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -134,8 +135,12 @@ def _next_number(year: int) -> str:
     return f"{year}-{seq.last_number:06d}"
 
 
-def _write_costs(rated, plan_code_of: dict[int, str], plans_by_code: dict[str, Plan]) -> None:
-    """Store each record's rated cost (the append-only trigger allows exactly these columns)."""
+def _write_costs(
+    rated, plan_code_of: dict[int, str], plans_by_code: dict[str, Plan], statement_id: int | None = None
+) -> None:
+    """Store each record's rated cost, and with ``statement_id`` the statement that charges it (the
+    append-only trigger allows exactly these columns; a record's statement is set once). Only the records
+    given are marked: one that arrives while a statement is issued stays unbilled for the next one."""
     buffer = io.StringIO()
     for r in rated:
         plan_code = plan_code_of.get(r.usage.id)
@@ -147,9 +152,12 @@ def _write_costs(rated, plan_code_of: dict[int, str], plans_by_code: dict[str, P
         cursor.execute("TRUNCATE rated_incoming")
         cursor.copy_expert("COPY rated_incoming FROM STDIN", buffer)
         cursor.execute(
-            """UPDATE billing_usagerecord u SET cost = r.cost, rated_plan_id = r.plan_id, rated_at = now()
+            """UPDATE billing_usagerecord u SET cost = r.cost, rated_plan_id = r.plan_id, rated_at = now(),
+                      billed_on_id = COALESCE(u.billed_on_id, %s)
                FROM rated_incoming r WHERE u.id = r.id
-               AND (u.cost IS DISTINCT FROM r.cost OR u.rated_plan_id IS DISTINCT FROM r.plan_id)"""
+               AND (u.cost IS DISTINCT FROM r.cost OR u.rated_plan_id IS DISTINCT FROM r.plan_id
+                    OR (u.billed_on_id IS NULL AND %s IS NOT NULL))""",
+            [statement_id, statement_id],
         )
         cursor.execute("TRUNCATE rated_incoming")
 
@@ -181,6 +189,7 @@ class PeriodUsage:
     usages: list[Usage]
     extra: dict[int, tuple]  # usage id -> (location_id, person_id, duration_band, duration_seconds)
     countries: dict[int, str]  # usage id -> called country (ISO), for explanations
+    unbilled: frozenset[int] = frozenset()  # ids of records no statement has charged yet
 
 
 @dataclass
@@ -211,18 +220,68 @@ class RecurringExact:
     plan_code: str
 
 
-def _period_rate_and_store(organization: Organization, loaded: PeriodUsage) -> RatedPeriod:
-    """Rate a loaded period, store each record's cost and plan, and rebuild the rollups it touched."""
+def _period_rate_and_store(
+    organization: Organization, loaded: PeriodUsage, statement_id: int | None = None
+) -> RatedPeriod:
+    """Rate a loaded period, store each record's cost and plan (and the statement charging it), and
+    rebuild the rollups it touched."""
     rated = period_usage_rate(loaded)
+    _store_rated(organization, rated, rated.result.rated, loaded, statement_id)
+    return rated
+
+
+def _store_rated(organization, rated: RatedPeriod, records, loaded: PeriodUsage, statement_id: int | None) -> None:
     plan_code_of = {}
-    for r in rated.result.rated:
+    for r in records:
         plan = rated.plan_for(r.usage)
         if plan is not None:
             plan_code_of[r.usage.id] = plan.code
-    _write_costs(rated.result.rated, plan_code_of, loaded.plans_by_code)
-    if loaded.usages:
-        rollups_rebuild(slices={(organization.id, u.local_date) for u in loaded.usages})
-    return rated
+    _write_costs(records, plan_code_of, loaded.plans_by_code, statement_id)
+    if records:
+        rollups_rebuild(slices={(organization.id, r.usage.local_date) for r in records})
+
+
+@dataclass
+class LateUsage:
+    """Records of an earlier, already issued period that arrived after its statement: rated under that
+    period's plans, after the records its statement charged (whose allowance stays used)."""
+
+    period: BillingPeriod
+    loaded: PeriodUsage
+    rated: RatedPeriod
+    records: list  # the late records' Rated
+    usage_groups: list[tuple[tuple[str, str, str], tuple[Decimal, Decimal, int]]]
+
+
+def late_usage_load(*, organization: Organization, before: date) -> list[LateUsage]:
+    """Unbilled records of issued periods before ``before``, per period, oldest first, rated.
+
+    Periods before the organization's first statement were never billed and are not "late"; every
+    period from the first statement on has one (statements follow their periods without gaps)."""
+    first = (
+        Statement.objects.filter(organization=organization, status__in=(Statement.Status.ISSUED, Statement.Status.PAID))
+        .order_by("period_start")
+        .values_list("period_start", flat=True)
+        .first()
+    )
+    if first is None or first >= before:
+        return []
+    days = (
+        UsageRecord.objects.filter(
+            organization=organization, billed_on__isnull=True, local_date__gte=first, local_date__lt=before
+        )
+        .values_list("local_date", flat=True)
+        .distinct()
+    )
+    periods = sorted({period_containing(organization, day) for day in days}, key=lambda p: p.start)
+    late = []
+    for period in periods:
+        loaded = period_usage_load(organization=organization, period=period)
+        rated = period_usage_rate(loaded, late=loaded.unbilled)
+        records = [r for r in rated.result.rated if r.usage.id in loaded.unbilled]
+        if records:
+            late.append(LateUsage(period, loaded, rated, records, _usage_groups(records)))
+    return late
 
 
 def period_usage_load(*, organization: Organization, period: BillingPeriod) -> PeriodUsage:
@@ -280,6 +339,7 @@ def period_usage_load(*, organization: Organization, period: BillingPeriod) -> P
             "duration_band",
             "duration_seconds",
             "country",
+            "billed_on_id",
         )
     )
     return PeriodUsage(
@@ -293,12 +353,19 @@ def period_usage_load(*, organization: Organization, period: BillingPeriod) -> P
         usages=[Usage(*row[:11]) for row in records],
         extra={row[0]: row[11:15] for row in records},
         countries={row[0]: row[15] for row in records},
+        unbilled=frozenset(row[0] for row in records if row[16] is None),
     )
 
 
-def period_usage_rate(loaded: PeriodUsage, *, overlay: Callable[[PlanTerms], PlanTerms] | None = None) -> RatedPeriod:
+def period_usage_rate(
+    loaded: PeriodUsage,
+    *,
+    overlay: Callable[[PlanTerms], PlanTerms] | None = None,
+    late: frozenset[int] = frozenset(),
+) -> RatedPeriod:
     """Rate a loaded period (pure: no database). ``overlay`` maps each line's plan terms to the terms
-    to rate under instead (an offer's plan change or bundle); statements pass none."""
+    to rate under instead (an offer's plan change or bundle); statements pass none. ``late``: records
+    that arrived after the period was billed, rated after all the others."""
     terms = {code: overlay(t) if overlay else t for code, t in loaded.terms_by_code.items()}
     lines_on_plan: dict[str, list[int]] = defaultdict(list)
     for code, line_ids in loaded.lines_on_plan.items():
@@ -311,14 +378,21 @@ def period_usage_rate(loaded: PeriodUsage, *, overlay: Callable[[PlanTerms], Pla
                 return terms[code]
         return None
 
-    result = rate_period(loaded.usages, plan_for, lines_on_plan=lines_on_plan, line_share=loaded.line_share)
+    result = rate_period(
+        loaded.usages, plan_for, lines_on_plan=lines_on_plan, line_share=loaded.line_share, arrived_late=late
+    )
     recurring = [
         RecurringExact(item.label, item.line, item.days, terms[item.plan_code].monthly_fee * item.share, item.plan_code)
         for item in loaded.recurring
         if terms[item.plan_code].monthly_fee
     ]
+    return RatedPeriod(result=result, plan_for=plan_for, recurring=recurring, usage_groups=_usage_groups(result.rated))
+
+
+def _usage_groups(rated) -> list[tuple[tuple[str, str, str], tuple[Decimal, Decimal, int]]]:
+    """Chargeable records summed per (usage type, category, zone), in statement order."""
     groups: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    for r in result.rated:
+    for r in rated:
         if not r.chargeable:
             continue
         key = (r.usage.usage_type, r.usage.category, r.usage.zone)
@@ -326,13 +400,12 @@ def period_usage_rate(loaded: PeriodUsage, *, overlay: Callable[[PlanTerms], Pla
         groups[key][1] += r.amount
         groups[key][2] += 1
     type_order = {t: i for i, t in enumerate(UsageType.values)}
-    usage_groups = [
+    return [
         (key, tuple(value))
         for key, value in sorted(
             groups.items(), key=lambda item: (type_order.get(item[0][0], 9), item[0][1], item[0][2])
         )
     ]
-    return RatedPeriod(result=result, plan_for=plan_for, recurring=recurring, usage_groups=usage_groups)
 
 
 def statement_issue(*, organization: Organization, period: BillingPeriod, now: datetime | None = None) -> Statement:
@@ -403,8 +476,11 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         template_version=CURRENT_TEMPLATE_VERSION,
     )
     loaded = period_usage_load(organization=organization, period=period)
-    rated = _period_rate_and_store(organization, loaded)
+    rated = _period_rate_and_store(organization, loaded, statement.id)
     result, extra = rated.result, loaded.extra
+    late = late_usage_load(organization=organization, before=period.start)
+    for item in late:
+        _store_rated(organization, item.rated, item.records, item.loaded, statement.id)
 
     # --- Statement lines --------------------------------------------------------------------------
     lines: list[StatementLine] = []
@@ -425,24 +501,37 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
     for item in rated.recurring:
         add(StatementLine.Kind.RECURRING, item.label, item.exact, line=item.line, quantity=item.days, unit="days")
 
-    for (usage_type, category, zone), (quantity, exact, count) in rated.usage_groups:
-        category_label = str(Category(category).label) if category else _("Other")
-        if usage_type == "voice":
-            label = _("Calls: %(category)s") % {"category": category_label} + (f" ({zone})" if zone else "")
-        elif usage_type == "sms":
-            label = _("Text messages: %(category)s") % {"category": category_label}
-        else:
-            label = _("Data")
-        add(
-            StatementLine.Kind.USAGE,
-            f"{label} — " + ngettext("%(count)s record", "%(count)s records", count) % {"count": count},
-            exact,
-            usage_type=usage_type,
-            category=category,
-            zone=zone,
-            quantity=quantity.quantize(Decimal("0.001"), ROUND_HALF_UP),
-            unit=UNITS[usage_type],
-        )
+    def add_usage(usage_groups, earlier: BillingPeriod | None = None):
+        for (usage_type, category, zone), (quantity, exact, count) in usage_groups:
+            category_label = str(Category(category).label) if category else _("Other")
+            if usage_type == "voice":
+                label = _("Calls: %(category)s") % {"category": category_label} + (f" ({zone})" if zone else "")
+            elif usage_type == "sms":
+                label = _("Text messages: %(category)s") % {"category": category_label}
+            else:
+                label = _("Data")
+            if earlier is not None:
+                label = _("%(start)s–%(end)s: %(what)s") % {
+                    "start": date_format(earlier.start, "SHORT_DATE_FORMAT"),
+                    "end": date_format(earlier.end, "SHORT_DATE_FORMAT"),
+                    "what": label,
+                }
+            add(
+                StatementLine.Kind.USAGE,
+                f"{label} — " + ngettext("%(count)s record", "%(count)s records", count) % {"count": count},
+                exact,
+                usage_type=usage_type,
+                category=category,
+                zone=zone,
+                quantity=quantity.quantize(Decimal("0.001"), ROUND_HALF_UP),
+                unit=UNITS[usage_type],
+                usage_period_start=earlier.start if earlier else None,
+                usage_period_end=earlier.end if earlier else None,
+            )
+
+    add_usage(rated.usage_groups)
+    for item in late:  # usage from earlier periods, each line naming its period
+        add_usage(item.usage_groups, item.period)
     for use in result.allowances:
         if use.used:
             what = UNITS[use.allowance.usage_type]
@@ -481,10 +570,11 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         "person": defaultdict(lambda: [0, 0, Decimal(0)]),
         "duration_band": defaultdict(lambda: [0, 0, Decimal(0)]),
     }
-    for r in result.rated:
+    charged = [(r, extra) for r in result.rated] + [(r, item.loaded.extra) for item in late for r in item.records]
+    for r, extra_of in charged:
         if r.usage.usage_type != "voice":
             continue
-        location_id, person_id, band, seconds = extra[r.usage.id]
+        location_id, person_id, band, seconds = extra_of[r.usage.id]
         for dim, key in (("location", location_id), ("person", person_id), ("duration_band", band)):
             row = by[dim][key]
             row[0] += 1
