@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.models import Organization, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EVENTS = ("statement.issued",)
@@ -36,7 +37,11 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def webhook_register(*, organization: Organization, url: str, events: list[str], user=None) -> WebhookEndpoint:
+@transaction.atomic
+def webhook_register(
+    *, organization: Organization, url: str, events: list[str], user=None, actor: Actor | None = None
+) -> WebhookEndpoint:
+    actor = actor_of(actor, user)
     parsed = urlparse(url)
     local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
     if parsed.scheme != "https" and not (settings.DEBUG and local and parsed.scheme == "http"):
@@ -46,9 +51,21 @@ def webhook_register(*, organization: Organization, url: str, events: list[str],
         raise WebhookError(
             f"events must be among {', '.join(EVENTS)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         )
-    return WebhookEndpoint.objects.create(
-        organization=organization, url=url, events=sorted(set(events)), secret=secrets.token_hex(32), created_by=user
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=url,
+        events=sorted(set(events)),
+        secret=secrets.token_hex(32),
+        created_by=actor.user,
     )
+    audit_write(
+        organization=organization,
+        action=AuditAction.WEBHOOK_REGISTERED,
+        actor=actor,
+        target=url,
+        details={"endpoint": endpoint.pk, "events": endpoint.events},
+    )
+    return endpoint
 
 
 def webhook_emit(*, organization: Organization, event: str, event_id: str, payload: dict) -> list[int]:

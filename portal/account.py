@@ -1,4 +1,4 @@
-"""Writes behind the settings pages: members and roles, tokens, consent, disputes raised in the browser.
+"""Writes behind the settings pages: members and roles, tokens, consent.
 
 Each service runs in one transaction and leaves an audit row, so "who changed what, when" is answerable.
 """
@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from billing.models import Dispute, Organization, StatementLine
-from billing.statements.disputes import dispute_open
-from portal.models import ApiToken, AuditLog, Membership, Role
+from billing.audit import Actor, AuditAction, audit_write
+from billing.models import Organization
+from portal.models import ApiToken, Membership, Role
 
 
 class AccountError(Exception):
@@ -30,9 +30,9 @@ class AccountError(Exception):
         self.field = field
 
 
-def _audit(*, organization, user, action: str, target: str = "", details: dict | None = None, token=None):
-    AuditLog.objects.create(
-        organization=organization, user=user, token=token, action=action, target=target, details=details or {}
+def _audit(*, organization, user, action: AuditAction, target: str = "", details: dict | None = None, token=None):
+    audit_write(
+        organization=organization, action=action, actor=Actor(user=user, token=token), target=target, details=details
     )
 
 
@@ -90,7 +90,7 @@ def member_invite(
     _audit(
         organization=organization,
         user=invited_by,
-        action="member.invited",
+        action=AuditAction.MEMBER_INVITED,
         target=email,
         details={"role": role, "new_user": new_user},
     )
@@ -134,7 +134,7 @@ def member_change_role(*, membership: Membership, role: str, locations=(), perso
     _audit(
         organization=membership.organization,
         user=changed_by,
-        action="member.role_changed",
+        action=AuditAction.MEMBER_ROLE_CHANGED,
         target=membership.user.username,
         details={"before": before, "after": after},
     )
@@ -154,7 +154,7 @@ def member_remove(*, membership: Membership, removed_by) -> None:
     _audit(
         organization=membership.organization,
         user=removed_by,
-        action="member.removed",
+        action=AuditAction.MEMBER_REMOVED,
         target=membership.user.username,
         details={"role": membership.role},
     )
@@ -171,7 +171,7 @@ def token_revoke(*, token: ApiToken, revoked_by) -> ApiToken:
             organization=token.organization,
             user=revoked_by,
             token=token,
-            action="token.revoked",
+            action=AuditAction.TOKEN_REVOKED,
             target=token.key_prefix,
             details={"name": token.name},
         )
@@ -196,22 +196,8 @@ def consent_set(*, organization: Organization, consent: bool, changed_by) -> Org
     _audit(
         organization=organization,
         user=changed_by,
-        action="consent.changed",
+        action=AuditAction.CONSENT_CHANGED,
         target="personalization",
         details={"personalization_consent": consent},
     )
     return organization
-
-
-@transaction.atomic
-def dispute_raise(*, line: StatementLine, reason: str, user) -> Dispute:
-    """The browser's way to dispute a line: the billing service's rules, plus an audit row."""
-    dispute = dispute_open(line=line, reason=reason, user=user)
-    _audit(
-        organization=line.statement.organization,
-        user=user,
-        action="dispute.opened",
-        target=line.statement.number,
-        details={"line": line.position},
-    )
-    return dispute

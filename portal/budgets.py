@@ -19,11 +19,12 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billing.audit import Actor, AuditAction, audit_write
 from billing.models import Location, Organization, Person
 from billing.statements.services import period_containing
 from billing.usage.scope import Scope
 from billing.usage.selectors import Period, UsageFilter, usage_summary
-from portal.models import AuditLog, Budget, BudgetAlert, Membership, Role
+from portal.models import Budget, BudgetAlert, Membership, Role
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,10 @@ def budget_create(
         thresholds=sorted(set(thresholds)),
         created_by=created_by,
     )
-    AuditLog.objects.create(
+    audit_write(
         organization=organization,
-        user=created_by,
-        action="budget.created",
+        actor=Actor(user=created_by),
+        action=AuditAction.BUDGET_CREATED,
         target=budget_label(budget),
         details={"amount": str(amount), "thresholds": budget.thresholds},
     )
@@ -114,10 +115,10 @@ def budget_create(
 
 @transaction.atomic
 def budget_delete(*, budget: Budget, deleted_by) -> None:
-    AuditLog.objects.create(
+    audit_write(
         organization=budget.organization,
-        user=deleted_by,
-        action="budget.deleted",
+        actor=Actor(user=deleted_by),
+        action=AuditAction.BUDGET_DELETED,
         target=budget_label(budget),
         details={"amount": str(budget.amount), "thresholds": budget.thresholds},
     )

@@ -1,4 +1,7 @@
-"""Who may see what: memberships of users in organizations, API tokens, and the audit log."""
+"""Who may see what: memberships of users in organizations and API tokens; the portal's own pages' rows.
+
+The audit log is the domain's (``billing.models.AuditLog``, written by ``billing.audit.audit_write``); it is
+re-exported here for the callers that read it."""
 
 import hashlib
 import hmac
@@ -10,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import Location, Organization, Person
+from billing.models import AuditLog, Location, Organization, Person  # noqa: F401  (AuditLog: re-exported)
 
 
 class Role(models.TextChoices):
@@ -86,25 +89,6 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-
-class AuditLog(models.Model):
-    """Append-only record of sign-ins, token use, exports, PDF downloads, role and consent changes.
-
-    A database trigger rejects updates and deletes."""
-
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.PROTECT)
-    action = models.CharField(max_length=64)
-    target = models.CharField(max_length=200, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["organization", "-at"], name="audit_org_at")]
 
 
 class SavedView(models.Model):

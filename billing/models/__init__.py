@@ -1,4 +1,5 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
+from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.models.offers import (
@@ -23,6 +24,7 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "AuditLog",
     "Offer",
     "OfferChangeRequest",
     "OfferImpression",

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.models import (
     Line,
     LinePlan,
@@ -296,9 +297,12 @@ def offer_respond(
     reason: str = "",
     channel: str = OfferImpression.Channel.WEB,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> OfferResponse:
     """Accept or decline a recommended offer. Accepting opens a change request for staff; it never
     changes billing by itself. A declined offer is not recommended again for OFFERS_DECLINE_SUPPRESS_DAYS."""
+    actor = actor_of(actor, user)
+    user = actor.user
     now = now or timezone.now()
     if decision not in OfferResponse.Decision.values:
         raise OfferError("decision must be accepted or declined", OfferError.BAD_DECISION, "decision")
@@ -336,6 +340,15 @@ def offer_respond(
             OfferChangeRequest.objects.create(
                 organization=organization, response=response, offer=offer, requested_by=user, created_at=now
             )
+        audit_write(
+            organization=organization,
+            action=AuditAction.OFFER_ACCEPTED
+            if decision == OfferResponse.Decision.ACCEPTED
+            else AuditAction.OFFER_DECLINED,
+            actor=actor,
+            target=offer.code,
+            details={"recommendation": rec.pk, "channel": channel},
+        )
     return response
 
 

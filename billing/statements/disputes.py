@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.models import Dispute, Statement, StatementLine
 from billing.statements.services import BillingError, adjustment_create
 
@@ -12,7 +13,10 @@ MAX_REASON = 2000
 
 
 @transaction.atomic
-def dispute_open(*, line: StatementLine, reason: str, user) -> Dispute:
+def dispute_open(*, line: StatementLine, reason: str, user=None, actor: Actor | None = None) -> Dispute:
+    """Dispute one line of an issued (or paid) statement, with its audit row: the web page and the API both
+    call this."""
+    actor = actor_of(actor, user)
     reason = (reason or "").strip()
     if not reason:
         raise BillingError("a dispute needs a reason")
@@ -22,9 +26,17 @@ def dispute_open(*, line: StatementLine, reason: str, user) -> Dispute:
         raise BillingError(f"statement {line.statement.number} is {line.statement.status} and cannot be disputed")
     try:
         with transaction.atomic():
-            return Dispute.objects.create(statement=line.statement, line=line, reason=reason, raised_by=user)
+            dispute = Dispute.objects.create(statement=line.statement, line=line, reason=reason, raised_by=actor.user)
     except IntegrityError:
         raise BillingError(f"line {line.position} of {line.statement.number} already has an open dispute") from None
+    audit_write(
+        organization=line.statement.organization,
+        action=AuditAction.DISPUTE_OPENED,
+        actor=actor,
+        target=line.statement.number,
+        details={"line": line.position},
+    )
+    return dispute
 
 
 @transaction.atomic

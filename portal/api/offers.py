@@ -10,6 +10,7 @@ from billing.models import OfferRecommendation
 from billing.offers.privacy import PRIVACY_TEXT
 from billing.offers.selectors import offers_for, view_of
 from billing.offers.services import OfferError, offer_impressions_record, offer_respond
+from portal.actors import actor_of_request
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import caller, decode_id, encode_id
 from portal.models import ApiToken
@@ -149,7 +150,7 @@ class RespondToOffer(graphene.Mutation):
                 organization=c.scope.organization,
                 recommendation_id=pk,
                 decision=decision.value if hasattr(decision, "value") else decision,
-                user=c.user,
+                actor=actor_of_request(info.context, c),
                 reason=reason or "",
                 channel="api",
             )

@@ -5,6 +5,7 @@ from django.urls import reverse
 from graphene_django import DjangoConnectionField, DjangoObjectType
 
 from billing.models import Statement, StatementBreakdown, StatementLine
+from portal.actors import actor_of_request
 from portal.api.accounts import DescribedConnection
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller
@@ -211,7 +212,7 @@ class DisputeStatementLine(graphene.Mutation):
                 ]
             )
         try:
-            dispute = dispute_open(line=line, reason=reason, user=c.user)
+            dispute = dispute_open(line=line, reason=reason, actor=actor_of_request(info.context, c))
         except BillingError as exc:
             return DisputeStatementLine(
                 errors=[MutationError(field="reason", code=Codes.BAD_ARGUMENT, message=str(exc))]

@@ -4,6 +4,7 @@ import graphene
 
 from billing.models import WebhookEndpoint
 from billing.webhooks import EVENTS, WebhookError, webhook_register
+from portal.actors import actor_of_request
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import caller
 from portal.api.statements import MutationError
@@ -96,7 +97,9 @@ class RegisterWebhook(graphene.Mutation):
         _admin_endpoints(info)
         c = caller(info)
         try:
-            endpoint = webhook_register(organization=c.scope.organization, url=url, events=events, user=c.user)
+            endpoint = webhook_register(
+                organization=c.scope.organization, url=url, events=events, actor=actor_of_request(info.context, c)
+            )
         except WebhookError as exc:
             return RegisterWebhook(
                 errors=[

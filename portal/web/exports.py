@@ -20,9 +20,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from openpyxl import Workbook
 
+from billing.audit import AuditAction, audit_write
 from billing.usage.scope import Scope
 from billing.usage.selectors import MAX_PAGE, UsageQueryError, usage_records, usage_summary
-from portal.models import AuditLog, ExportJob
+from portal.actors import actor_of_request
+from portal.models import ExportJob
 from portal.web.access import portal_view
 from portal.web.statements import CALL_COLUMNS, _Echo, safe_cell
 from portal.web.usage import add_selector_error, explore
@@ -55,14 +57,12 @@ def write_xlsx(target, header: list[str], rows: Iterable[list], *, title: str) -
     workbook.save(target)
 
 
-def _audit(request, action: str, target: str, details: dict) -> None:
-    caller = request.caller
-    AuditLog.objects.create(
-        organization=caller.scope.organization,
-        user=request.user,
+def _audit(request, action: AuditAction, target: str, details: dict) -> None:
+    audit_write(
+        organization=request.caller.scope.organization,
         action=action,
-        target=target[:200],
-        ip_address=request.META.get("REMOTE_ADDR"),
+        actor=actor_of_request(request),
+        target=target,
         details=details,
     )
 
@@ -143,7 +143,7 @@ def usage_export(request):
     period = form.cleaned_data["resolved_period"]
     _audit(
         request,
-        "export.usage_summary",
+        AuditAction.EXPORT_USAGE_SUMMARY,
         f"{period.start}..{period.end}",
         {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": len(rows)},
     )
@@ -223,22 +223,25 @@ def records_export(request):
     period = form.cleaned_data["resolved_period"]
     target = f"{period.start}..{period.end}"
     if total > settings.PORTAL_EXPORT_SYNC_MAX_RECORDS:
-        job = ExportJob.objects.create(
-            organization=scope.organization,
-            membership=request.caller.membership,
-            kind="usage_records",
-            file_format=fmt,
-            params=resolved_params(form),
-            rows_total=total,
-        )
-        _audit(request, "export.usage_records_queued", target, {"format": fmt, "job": job.id, "rows": total})
         from portal.tasks import export_usage_records
 
-        transaction.on_commit(lambda: export_usage_records.delay(job.id))
+        with transaction.atomic():  # the job and its audit row, together
+            job = ExportJob.objects.create(
+                organization=scope.organization,
+                membership=request.caller.membership,
+                kind="usage_records",
+                file_format=fmt,
+                params=resolved_params(form),
+                rows_total=total,
+            )
+            _audit(
+                request, AuditAction.EXPORT_USAGE_RECORDS_QUEUED, target, {"format": fmt, "job": job.id, "rows": total}
+            )
+            transaction.on_commit(lambda: export_usage_records.delay(job.id))
         return redirect("export-job", job_id=job.id)
     _audit(
         request,
-        "export.usage_records",
+        AuditAction.EXPORT_USAGE_RECORDS,
         target,
         {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": total},
     )
@@ -293,7 +296,7 @@ def export_download(request, job_id: int):
     path = export_dir() / job.file if job.file else None
     if job.status != ExportJob.Status.READY or path is None or not path.is_file():
         raise Http404("This export is not ready")
-    _audit(request, "export.download", f"export {job.id}", {"kind": job.kind, "format": job.file_format})
+    _audit(request, AuditAction.EXPORT_DOWNLOAD, f"export {job.id}", {"kind": job.kind, "format": job.file_format})
     return FileResponse(
         path.open("rb"),
         content_type=FORMATS[job.file_format],

@@ -15,6 +15,7 @@ from billing.models import OfferRecommendation
 from billing.offers.privacy import PRIVACY_TEXT, PRIVACY_TITLE
 from billing.offers.selectors import offers_for
 from billing.offers.services import OfferError, offer_impressions_record, offer_respond
+from portal.actors import actor_of_request
 from portal.models import Membership, Role
 from portal.scopes import scope_for
 
@@ -61,7 +62,7 @@ def offer_respond_view(request, offer_id: int):
             organization=membership.organization,
             recommendation_id=offer_id,
             decision=decision,
-            user=request.user,
+            actor=actor_of_request(request),
             reason=request.POST.get("reason", ""),
             channel="web",
         )

@@ -9,8 +9,9 @@ from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from billing.models import Dispute, Statement, StatementBreakdown
+from billing.statements.disputes import dispute_open
 from billing.statements.services import BillingError
-from portal.account import dispute_raise
+from portal.actors import actor_of_request
 from portal.web.access import portal_view
 from portal.web.account_forms import DisputeForm
 from portal.web.offers import offers_panel_context
@@ -65,7 +66,11 @@ def statement_detail(request, statement_id: int):
         form = DisputeForm(request.POST, statement=statement)
         if form.is_valid():
             try:
-                dispute_raise(line=form.cleaned_data["line"], reason=form.cleaned_data["reason"], user=request.user)
+                dispute_open(
+                    line=form.cleaned_data["line"],
+                    reason=form.cleaned_data["reason"],
+                    actor=actor_of_request(request),
+                )
             except BillingError as error:
                 form.add_error(None, str(error).capitalize() + ".")
             else:

@@ -4,13 +4,16 @@ import csv
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 
+from billing.audit import AuditAction, audit_write
 from billing.models import Statement, UsageRecord
 from billing.offers.selectors import statement_pdf_offers
 from billing.offers.services import offer_impressions_record
+from portal.actors import actor_of_request
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
-from portal.models import ApiToken, AuditLog
+from portal.models import ApiToken
 
 
 def _caller(request):
@@ -47,22 +50,21 @@ def statement_pdf(request, statement_id: int):
     path = Path(settings.MEDIA_ROOT) / statement.pdf_file
     if not path.is_file():
         raise Http404("No such statement")
-    AuditLog.objects.create(
-        organization=statement.organization,
-        user=caller.user,
-        token=caller.token,
-        action="statement.pdf_downloaded",
-        target=statement.number,
-        ip_address=request.META.get("REMOTE_ADDR"),
-    )
-    frozen_offers = statement_pdf_offers(statement=statement)
-    if frozen_offers:  # the PDF carries these offers: a download is an impression of each
-        offer_impressions_record(
+    with transaction.atomic():  # the download's audit row and its offer impressions, together
+        audit_write(
             organization=statement.organization,
-            recommendation_ids=[offer["id"] for offer in frozen_offers],
-            channel="pdf",
-            user=caller.user,
+            action=AuditAction.STATEMENT_PDF_DOWNLOADED,
+            actor=actor_of_request(request, caller),
+            target=statement.number,
         )
+        frozen_offers = statement_pdf_offers(statement=statement)
+        if frozen_offers:  # the PDF carries these offers: a download is an impression of each
+            offer_impressions_record(
+                organization=statement.organization,
+                recommendation_ids=[offer["id"] for offer in frozen_offers],
+                channel="pdf",
+                user=caller.user,
+            )
     response = FileResponse(
         path.open("rb"), content_type="application/pdf", as_attachment=True, filename=statement.pdf_filename
     )
@@ -176,13 +178,11 @@ def statement_calls_csv(request, statement_id: int):
                 ]
             )
 
-    AuditLog.objects.create(
+    audit_write(
         organization=org,
-        user=caller.user,
-        token=caller.token,
-        action="statement.calls_exported",
+        action=AuditAction.STATEMENT_CALLS_EXPORTED,
+        actor=actor_of_request(request, caller),
         target=statement.number,
-        ip_address=request.META.get("REMOTE_ADDR"),
     )
     response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

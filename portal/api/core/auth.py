@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
+from billing.audit import Actor, AuditAction, audit_write
 from billing.usage.scope import Scope
-from portal.models import ApiToken, AuditLog, Membership, hash_token
+from portal.models import ApiToken, Membership, hash_token
 from portal.scopes import may_see_billing, scope_for
 
 ALL_SCOPES = frozenset(ApiToken.Scope.values)
@@ -72,15 +74,14 @@ def authenticate_token(raw: str, *, ip_address: str | None = None) -> Caller:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         # Recorded at most once a minute per token: last use, and a "token.used" audit entry.
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        AuditLog.objects.create(
-            organization=token.membership.organization,
-            user=token.membership.user,
-            token=token,
-            action="token.used",
-            target=token.key_prefix,
-            ip_address=ip_address,
-        )
+        with transaction.atomic():
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            audit_write(
+                organization=token.membership.organization,
+                action=AuditAction.TOKEN_USED,
+                actor=Actor(user=token.membership.user, token=token, ip_address=ip_address),
+                target=token.key_prefix,
+            )
     return Caller(
         membership=token.membership,
         scope=scope_for(token.membership),
@@ -104,6 +105,7 @@ def session_caller(request, organization_id: int | None = None) -> Caller | None
     return Caller(membership=membership, scope=scope_for(membership), token=None, token_scopes=ALL_SCOPES)
 
 
+@transaction.atomic
 def token_create(*, membership: Membership, name: str, scopes: list[str], expires_at=None, created_by=None):
     """Create a token; returns (token, raw). The raw value is shown once and never stored."""
     unknown = set(scopes) - ALL_SCOPES
@@ -119,11 +121,10 @@ def token_create(*, membership: Membership, name: str, scopes: list[str], expire
         scopes=sorted(scopes),
         expires_at=expires_at,
     )
-    AuditLog.objects.create(
+    audit_write(
         organization=membership.organization,
-        user=created_by or membership.user,
-        token=token,
-        action="token.created",
+        action=AuditAction.TOKEN_CREATED,
+        actor=Actor(user=created_by or membership.user, token=token),
         target=token.key_prefix,
         details={"name": name, "scopes": sorted(scopes)},
     )
