@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
-from billing.models import ImportBatch, Statement, UsageRecord
+from billing.audit import Actor, AuditAction, audit_write
+from billing.models import ImportBatch, Organization, Statement, UsageRecord
 from billing.usage.rollups import rollups_rebuild
 
 
@@ -103,13 +104,12 @@ def import_batch_void(*, batch_id: int, reason: str, user=None, now: datetime | 
 
 def _audit_void(batch: ImportBatch, per_org: dict[int, int]) -> None:
     """One audit row per organization whose usage the void removed."""
-    from billing.audit import AuditAction, audit_write
-
+    organizations = Organization.objects.in_bulk(per_org)
     for organization_id, records in sorted(per_org.items()):
         audit_write(
-            organization_id=organization_id,
-            user=batch.voided_by,
+            organization=organizations[organization_id],
             action=AuditAction.IMPORT_VOIDED,
+            actor=Actor(user=batch.voided_by),
             target=f"import batch {batch.pk}",
             details={"records": records, "reason": batch.void_reason, "file": batch.filename},
         )

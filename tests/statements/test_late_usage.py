@@ -100,3 +100,57 @@ def test_the_statement_pdf_and_page_show_the_earlier_period_section(billed_org, 
     client.force_login(user)
     page = client.get(f"/statements/{november.pk}/").content.decode()
     assert page.count("Usage from earlier periods") == 1
+
+
+def test_a_wrong_import_is_voided_and_the_corrected_file_loads(billed_org, tmp_path, make):
+    from django.core.management import CommandError, call_command
+
+    from billing.models import AuditLog, ImportBatch
+
+    statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10), now=OCT_ISSUE)
+    staff = make.user("ops", is_staff=True)
+    # Read in the wrong zone: the PBX wrote UTC, the file says +05:00, so every call is five hours off.
+    wrong = _import(tmp_path, LATE_FILE.replace("+02:00", "+05:00").replace("+01:00", "+05:00"), "wrong.csv")
+    assert wrong.loaded == 3
+    before = UsageDaily.objects.filter(organization=billed_org).count()
+
+    with_reason = None
+    try:
+        call_command("void_import", str(wrong.batch_id), "--reason", "")
+    except CommandError as exc:
+        with_reason = str(exc)
+    assert with_reason and "say why" in with_reason
+    call_command("void_import", str(wrong.batch_id), "--reason", "PBX clock is UTC", "--by", "ops")
+    batch = ImportBatch.objects.get(pk=wrong.batch_id)
+    assert (batch.status, batch.voided_by, batch.void_reason, batch.voided_records) == (
+        "voided",
+        staff,
+        "PBX clock is UTC",
+        3,
+    )
+    assert not UsageRecord.objects.filter(import_batch_id=wrong.batch_id).exists()
+    assert UsageDaily.objects.filter(organization=billed_org).count() <= before
+    assert not UsageDaily.objects.filter(organization=billed_org, local_date=date(2026, 11, 10)).exists()
+    audit = AuditLog.objects.get(action="import.voided")
+    assert (audit.organization, audit.user, audit.details["records"]) == (billed_org, staff, 3)
+    try:
+        call_command("void_import", str(wrong.batch_id), "--reason", "again")
+    except CommandError as exc:
+        assert "already voided" in str(exc)
+    else:
+        raise AssertionError("a second void must be refused")
+
+    # The corrected file (same record ids) loads in full: the voided records count nowhere.
+    right = _import(tmp_path, LATE_FILE, "right.csv")
+    assert (right.loaded, right.duplicates) == (3, 0)
+    november = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 11), now=NOV_ISSUE)
+    assert november.usage_total == D("0.38")
+
+    # Usage on an issued statement is never voided: that correction is an adjustment.
+    try:
+        call_command("void_import", str(right.batch_id), "--reason", "too late")
+    except CommandError as exc:
+        assert november.number in str(exc) and "adjustment" in str(exc)
+    else:
+        raise AssertionError("voiding billed usage must be refused")
+    assert UsageRecord.objects.filter(import_batch_id=right.batch_id).count() == 3

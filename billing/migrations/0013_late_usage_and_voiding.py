@@ -65,7 +65,7 @@ WHERE s.organization_id = u.organization_id AND s.status IN ('issued', 'paid')
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0011_usage_partitioned"),
+        ("billing", "0012_audit_log_in_domain"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
