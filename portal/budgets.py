@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from billing.audit import Actor, AuditAction, audit_write
 from billing.models import Location, Organization, Person
-from billing.statements.services import period_containing
+from billing.periods import period_containing
 from billing.usage.scope import Scope
 from billing.usage.selectors import Period, UsageFilter, usage_summary
 from portal.models import Budget, BudgetAlert, Membership, Role

@@ -66,7 +66,8 @@ def test_dashboard_of_a_location_manager_and_a_member(client, acme):
 
 
 def test_dashboard_shows_the_last_statement_with_its_pdf(client, billed_org):
-    from billing.statements.services import billing_period, statement_issue
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
 
     statement = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10))
     sign_in_as(client, billed_org, "analyst")

@@ -19,9 +19,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from babel import Locale
 from babel.dates import format_interval
 
+from billing.formatting import Formatter, locale_of
+from billing.money import money
 from billing.rating.engine import PlanTerms
-from billing.statements.formatting import Formatter, locale_of
-from billing.statements.services import PeriodUsage, RatedPeriod, money, period_usage_rate
+from billing.rating.pipeline import PeriodUsage, RatedPeriod, period_usage_rate
 
 ZONE_NAMES = {"EU": "Europe", "NA": "North America", "APAC": "Asia-Pacific", "ROW": "the rest of the world"}
 CATEGORY_PHRASES = {

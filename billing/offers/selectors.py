@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from billing.formatting import Formatter
 from billing.models import Offer, OfferImpression, OfferRecommendation, OfferResponse, OfferRun, Statement
 from billing.offers.services import setting
-from billing.statements.formatting import Formatter
 from billing.usage.scope import Scope
 
 # Offers and their explanations are billing information: administrators and analysts of the organization

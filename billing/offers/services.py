@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.audit import Actor, AuditAction, actor_of, audit_write
+from billing.formatting import Formatter
 from billing.models import (
     Line,
     LinePlan,
@@ -30,15 +31,8 @@ from billing.models import (
     Statement,
 )
 from billing.offers import engine
-from billing.statements.formatting import Formatter
-from billing.statements.services import (
-    BillingPeriod,
-    last_closed_period,
-    period_containing,
-    period_usage_load,
-    period_usage_rate,
-    plan_terms,
-)
+from billing.periods import BillingPeriod, last_closed_period, period_containing
+from billing.rating.pipeline import period_usage_load, period_usage_rate, plan_terms
 
 
 class OfferError(Exception):

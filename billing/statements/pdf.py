@@ -18,9 +18,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 
+from billing.formatting import Formatter
 from billing.models import Statement
 from billing.statements.charts import bar_chart
-from billing.statements.formatting import Formatter
 
 # The template new statements are issued with. v2 carries what v1 does, laid out for a fast render.
 CURRENT_TEMPLATE_VERSION = 2

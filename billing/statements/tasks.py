@@ -11,14 +11,10 @@ from django.utils import timezone
 
 from billing.models import Organization, Statement, WebhookDelivery
 from billing.offers.tasks import compute_statement_offers
+from billing.periods import last_closed_period, period_containing
+from billing.rating.store import usage_rate_open_period
 from billing.statements.pdf import statement_render
-from billing.statements.services import (
-    BillingError,
-    last_closed_period,
-    period_containing,
-    statement_issue,
-    usage_rate_open_period,
-)
+from billing.statements.services import BillingError, statement_issue
 from billing.webhooks import webhook_attempt
 
 logger = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.ingest.importer import usage_import
 from billing.models import Organization, Statement
+from billing.periods import last_closed_period
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
-from billing.statements.services import last_closed_period
 from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Period, usage_summary, whole_months
 from portal.api.core import limits

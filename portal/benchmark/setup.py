@@ -37,8 +37,9 @@ from billing.models import (
 )
 from billing.models.choices import duration_band
 from billing.numbers import classify
+from billing.periods import last_closed_period
 from billing.statements.pdf import statement_render
-from billing.statements.services import last_closed_period, statement_issue
+from billing.statements.services import statement_issue
 from billing.usage.writer import NewUsageRecord, usage_records_write
 from portal.api.core.auth import token_create
 from portal.models import Membership

@@ -7,7 +7,7 @@ Tags read ``organization`` from the page context (set by portal.web.context), e.
 from babel.dates import format_datetime
 from django import template
 
-from billing.statements.formatting import Formatter, locale_of
+from billing.formatting import Formatter, locale_of
 
 register = template.Library()
 

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from billing.models import Statement
+from billing.periods import last_closed_period, period_containing
 from billing.statements.charts import column_chart
-from billing.statements.services import last_closed_period, period_containing
 from billing.usage.scope import Scope
 from billing.usage.selectors import (
     Dimension,

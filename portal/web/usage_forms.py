@@ -15,7 +15,7 @@ from django import forms
 from django.utils import timezone
 
 from billing.models.choices import Category, Direction, DurationBand, UsageType
-from billing.statements.services import last_closed_period, period_containing
+from billing.periods import last_closed_period, period_containing
 from billing.usage.scope import Scope, scoped_lines, scoped_locations, scoped_persons
 from billing.usage.selectors import MAX_PERIOD_DAYS, Dimension, Metric, Period, RecordOrder, UsageFilter
 

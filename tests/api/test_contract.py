@@ -48,7 +48,8 @@ def test_example_operation_runs(path, acme, api, token_for):
     variables = json.loads(
         json.dumps(variables).replace('"$LOCATION_ID"', json.dumps(encode_id("Location", acme.places["berlin"].id)))
     )
-    from billing.statements.services import billing_period, statement_issue
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
 
     statement = statement_issue(organization=acme, period=billing_period(acme, 2026, 10))
     data = api(token_for(acme, role="analyst")).data(text, variables)

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 
 from billing.models import UsageRecord
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.api.schema import schema
 

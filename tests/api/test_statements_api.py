@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing.periods import billing_period
 from billing.statements.pdf import statement_render
-from billing.statements.services import billing_period, statement_issue
+from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.models import AuditLog
 

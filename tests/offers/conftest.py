@@ -11,7 +11,8 @@ from django.db import connection, transaction
 from billing.demo.catalog import ensure_catalog
 from billing.demo.offers import ensure_offer_catalog
 from billing.models import LinePlan, Offer, OfferRun, Plan, PlanAllowance, PlanRate, Statement
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 from billing.usage.writer import usage_records_write
 from tests.fixtures_billing import usage
 

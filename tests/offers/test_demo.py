@@ -8,7 +8,8 @@ from django.core.management import call_command
 
 from billing.models import Organization
 from billing.offers.services import offers_compute
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 from tests.offers.conftest import ISSUED_AT, charges, reissued_with
 
 

@@ -11,7 +11,8 @@ from django.db.models import Sum
 from billing.models import Offer, OfferRecommendation, OfferRun, UsageRecord
 from billing.offers import engine, services
 from billing.offers.services import in_holdout, offers_compute
-from billing.statements.services import billing_period, period_usage_load, period_usage_rate, plan_terms
+from billing.periods import billing_period
+from billing.rating.pipeline import period_usage_load, period_usage_rate, plan_terms
 from tests.offers.conftest import ISSUED_AT, charges, consultancy, issue_periods, reissued_with
 
 

@@ -13,13 +13,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from pypdf import PdfReader
 
+from billing.formatting import Formatter
 from billing.models import Offer, OfferImpression, OfferRecommendation, OfferResponse, OfferRun, Statement
 from billing.offers.selectors import offer_report
 from billing.offers.services import offer_impressions_record, offer_respond, offers_compute
+from billing.periods import billing_period
 from billing.statements import tasks
-from billing.statements.formatting import Formatter
 from billing.statements.pdf import render_pdf, statement_html, statement_render
-from billing.statements.services import billing_period, statement_issue
+from billing.statements.services import statement_issue
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 
 

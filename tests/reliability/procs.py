@@ -243,7 +243,7 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.utils import timezone
-from billing.statements.services import last_closed_period
+from billing.periods import last_closed_period
 from billing.usage.writer import usage_records_write
 from tests import factories as make
 from tests.fixtures_billing import usage

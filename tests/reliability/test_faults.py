@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from billing.models import Statement
+from billing.periods import billing_period, last_closed_period
 from billing.statements import tasks
-from billing.statements.services import billing_period, last_closed_period, statement_issue
+from billing.statements.services import statement_issue
 from tests.reliability.procs import (
     REDIS_SERVER,
     PrivateRedis,

@@ -5,14 +5,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from billing.models import Statement, StatementLine, UsageRecord
-from billing.statements.services import (
-    BillingError,
-    adjustment_create,
-    billing_period,
-    last_closed_period,
-    period_containing,
-    statement_issue,
-)
+from billing.periods import billing_period, last_closed_period, period_containing
+from billing.statements.services import BillingError, adjustment_create, statement_issue
 from billing.usage.writer import usage_records_write
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)

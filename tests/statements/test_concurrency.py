@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from billing.models import Statement, StatementNumberSequence
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 
 
 @pytest.mark.slow

@@ -11,9 +11,10 @@ from django.contrib.admin.sites import site
 from django.test import RequestFactory
 
 from billing.models import Dispute, WebhookAttempt, WebhookDelivery
+from billing.periods import billing_period
 from billing.statements import tasks
 from billing.statements.disputes import dispute_resolve
-from billing.statements.services import BillingError, billing_period, statement_issue
+from billing.statements.services import BillingError, statement_issue
 from billing.webhooks import WebhookError, webhook_attempt, webhook_register
 from portal.api.core.auth import token_create
 

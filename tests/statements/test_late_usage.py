@@ -7,7 +7,8 @@ from decimal import Decimal as D
 from billing.ingest.batches import import_batch_late_records
 from billing.ingest.importer import usage_import
 from billing.models import Statement, UsageDaily, UsageRecord
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 
 OCT_ISSUE = datetime(2026, 11, 3, 8, tzinfo=UTC)
 NOV_ISSUE = datetime(2026, 12, 3, 8, tzinfo=UTC)

@@ -6,7 +6,9 @@ from io import StringIO
 from django.core.management import call_command
 
 from billing.models import UsageRecord
-from billing.statements.services import period_containing, statement_issue, usage_rate_open_period
+from billing.periods import period_containing
+from billing.rating.store import usage_rate_open_period
+from billing.statements.services import statement_issue
 from billing.statements.tasks import rate_open_periods
 from billing.usage.scope import Scope
 from billing.usage.selectors import Period, usage_summary

@@ -6,8 +6,9 @@ import pytest
 from pypdf import PdfReader
 
 from billing.models import Statement
+from billing.periods import billing_period
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html, statement_render
-from billing.statements.services import billing_period, statement_issue
+from billing.statements.services import statement_issue
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 

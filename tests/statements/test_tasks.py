@@ -49,7 +49,8 @@ def test_tasks_issue_render_and_email_once(billed_org, make, settings, tmp_path,
 
 
 def test_failed_render_keeps_the_statement_issued_and_visible(billed_org, settings, tmp_path, monkeypatch):
-    from billing.statements.services import billing_period, statement_issue
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
 
     settings.MEDIA_ROOT = tmp_path
     statement = statement_issue(

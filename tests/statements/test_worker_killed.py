@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from billing.models import Statement, StatementNumberSequence
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 from tests.test_celery import ROOT, database_url, wait_for
 
 # Runs in a separate process: issue the statement but stop, for good, right before the transaction
@@ -31,7 +32,8 @@ WORKER = textwrap.dedent(
 
     services.webhook_emit = hang
     organization = Organization.objects.get(pk=int(sys.argv[1]))
-    period = services.billing_period(organization, 2026, 10)
+    from billing.periods import billing_period
+    period = billing_period(organization, 2026, 10)
     services.statement_issue(organization=organization, period=period, now=datetime(2026, 11, 2, tzinfo=UTC))
     """
 )

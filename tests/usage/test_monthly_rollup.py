@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from billing.statements.services import period_containing, statement_issue
+from billing.periods import period_containing
+from billing.statements.services import statement_issue
 from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Metric, Period, UsageFilter, usage_summary, whole_months
 from billing.usage.writer import usage_records_write

@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.statements.services import billing_period, statement_issue
+from billing.periods import billing_period
+from billing.statements.services import statement_issue
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from billing.models import Organization
-from billing.statements.services import usage_rate_open_period
+from billing.rating.store import usage_rate_open_period
 
 
 class Command(BaseCommand):

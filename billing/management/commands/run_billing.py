@@ -5,14 +5,9 @@ from django.db import transaction
 from django.db.models import Min
 
 from billing.models import Organization, UsageRecord
+from billing.periods import billing_period, last_closed_period, period_containing
 from billing.statements.pdf import statement_render
-from billing.statements.services import (
-    BillingError,
-    billing_period,
-    last_closed_period,
-    period_containing,
-    statement_issue,
-)
+from billing.statements.services import BillingError, statement_issue
 from billing.statements.tasks import render_statement_pdf
 
 
