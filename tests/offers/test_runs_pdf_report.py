@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from billing.formatting import Formatter
@@ -143,9 +144,11 @@ def test_staff_report_numbers_equal_the_recorded_events(make, catalog, settings,
     assert admin_client.get(reverse("admin:billing_offer_changelist")).status_code == 200
 
 
-def test_compute_offers_command(make, catalog):
+def test_compute_offers_command(make, catalog, monkeypatch):
     org = consultancy(make, catalog)
     statements = issue_periods(org)
+    # The command prices the last closed periods as of now: pin now to the fixture's issue day.
+    monkeypatch.setattr(timezone, "now", lambda: ISSUED_AT)
     out = StringIO()
     call_command("compute_offers", "--organization", org.account_number, stdout=out)
     text = out.getvalue()
