@@ -293,11 +293,23 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
-# Who issues the statements (the provider), printed on every PDF.
+# Who issues the statements (the provider): printed on every PDF, and the seller (BG-4) and payee's
+# bank account (BG-16/BG-17) of every e-invoice. The structured address and the bare VAT number are what
+# EN 16931 needs; "address" is the printed block.
 PROVIDER = {
     "name": os.environ.get("PROVIDER_NAME", "Northwind Telecom Business"),
     "address": os.environ.get("PROVIDER_ADDRESS", "1 Exchange Square\nLondon EC2A 2BR\nUnited Kingdom"),
     "vat_id": os.environ.get("PROVIDER_VAT_ID", "VAT GB 123 4567 89"),
+    "street": os.environ.get("PROVIDER_STREET", "1 Exchange Square"),
+    "postcode": os.environ.get("PROVIDER_POSTCODE", "EC2A 2BR"),
+    "city": os.environ.get("PROVIDER_CITY", "London"),
+    "country": os.environ.get("PROVIDER_COUNTRY", "GB"),
+    "vat_number": os.environ.get("PROVIDER_VAT_NUMBER", "GB123456789"),
+    "registration": os.environ.get("PROVIDER_REGISTRATION", "Companies House 01234567"),
+    "email": os.environ.get("PROVIDER_EMAIL", "billing@northwind-telecom.example"),
+    "iban": os.environ.get("PROVIDER_IBAN", "GB33BUKB20201555555555"),
+    "bic": os.environ.get("PROVIDER_BIC", "BUKBGB22"),
+    "bank": os.environ.get("PROVIDER_BANK", "Barclays Bank UK PLC"),
 }
 
 # Languages of statements and pages (an organization's locale picks one; English otherwise).
