@@ -182,13 +182,13 @@ def _clean(raw: str) -> str:
 
 
 @lru_cache(maxsize=262144)
-def _e164(number: str, strict: bool) -> str | None:
-    """E.164 of a "+" number: valid for libphonenumber (``strict``), or merely of a possible length."""
+def _valid_e164(number: str) -> str | None:
+    """E.164 of a "+" number that libphonenumber knows as valid (its prefix is a range in use)."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return None
-    if not (phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)):
+    if not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -197,7 +197,7 @@ def _valid(digits: str) -> str | None:
     """``+digits`` when it is a valid number exactly as written (no digit dropped or added by the parser)."""
     if not digits or digits[0] == "0":
         return None
-    e164 = _e164("+" + digits, True)
+    e164 = _valid_e164("+" + digits)
     return e164 if e164 == "+" + digits else None
 
 
@@ -302,7 +302,7 @@ def _read(text: str, rules: _Rules, own_area: tuple[int, str] | None) -> tuple[s
     if text.startswith("+"):
         # Valid, or of the length of a fixed or mobile number of that country (a range libphonenumber
         # does not list yet): "+" says it is complete, but "+44 20 7946" is not.
-        found = (_e164(text, True) or _full_length(text[1:])) if text[1:].isdigit() else None
+        found = (_valid_e164(text) or _full_length(text[1:])) if text[1:].isdigit() else None
         return ("number", found) if found else ("other", _NOT_DIALLED.sub("", text))
     if not text.isdigit():
         return "other", _NOT_DIALLED.sub("", text)
@@ -394,14 +394,15 @@ def normalize(raw: str, region: str, dialplan: DialPlan | None = None) -> str | 
     return number if what == "number" else None
 
 
+@lru_cache(maxsize=262144)
 def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | None = None) -> Destination:
     """Classify the other party of a call made from (or to) ``own_number`` in country ``region``.
 
     ``dialled`` is read by ``dialplan`` (default: the plan of ``region``; for the caller of an inbound
     call pass ``dialplan.for_inbound()``). A fixed number in the caller's own area code is local,
     elsewhere in the country national; ``region`` is the organization's country, the one "international"
-    is measured from. Cached: the reading per (digits, plan, region, caller's area code), the caller's
-    area code per line.
+    is measured from. Cached per call, and below that the reading per (digits, plan, region, caller's
+    area code), so that the lines of one area share it.
     """
     plan = dialplan or default_dialplan(region)
     return _destination(dialled, plan, region, _own_area(own_number, plan.country or region))
