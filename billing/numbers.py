@@ -161,7 +161,7 @@ class Destination:
 # Formatting people and systems put into numbers: spaces, dashes, dots, parentheses, slashes (030/901820).
 _FORMATTING = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
 _TRUNK_ZERO = re.compile(r"^(\+\d{1,3})\s*\(0\)")  # "+49 (0)30 901820": the (0) is not dialled from abroad
-_NOT_DIALLED = re.compile(r"[^\d+*#]")
+_NOT_DIALLED = re.compile(r"[^0-9+*#]")
 _URI_SCHEMES = ("tel:", "sip:", "sips:")
 
 
@@ -182,15 +182,25 @@ def _clean(raw: str) -> str:
 
 
 @lru_cache(maxsize=262144)
-def _valid_e164(number: str) -> str | None:
-    """E.164 of a "+" number that libphonenumber knows as valid (its prefix is a range in use)."""
+def _facts(number: str):
+    """(parsed, region, number type, E.164) of a "+" number, worked out once: libphonenumber's type and
+    region matching is the costly part of reading a number."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    region = phonenumbers.region_code_for_number(parsed)
+    kind = phonenumbers.number_type(parsed)
+    return parsed, region, kind, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _valid_e164(number: str) -> str | None:
+    """E.164 of a "+" number that libphonenumber knows as valid (its prefix is a range in use)."""
+    facts = _facts(number)
+    # is_valid_number is exactly "some region's pattern matches and gives a known type".
+    if facts is None or facts[1] is None or facts[2] == PhoneNumberType.UNKNOWN:
         return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return facts[3]
 
 
 def _valid(digits: str) -> str | None:
@@ -244,14 +254,14 @@ def _possible_full_number(digits: str, rules: _Rules) -> str | None:
 
 @lru_cache(maxsize=65536)
 def _full_length(digits: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
+    facts = _facts("+" + digits)
+    if facts is None:
         return None
+    parsed = facts[0]
     possible = phonenumbers.ValidationResult.IS_POSSIBLE  # not IS_POSSIBLE_LOCAL_ONLY: that lacks the area code
     if all(phonenumbers.is_possible_number_for_type_with_reason(parsed, kind) != possible for kind in _FULL_TYPES):
         return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return facts[3]
 
 
 _FULL_TYPES = (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE)
@@ -293,6 +303,10 @@ def _external(digits: str, rules: _Rules, own_area) -> tuple[str, str] | None:
     return None
 
 
+def _digits_only(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone takes "²" or Arabic-Indic digits
+
+
 def _read(text: str, rules: _Rules, own_area: tuple[int, str] | None) -> tuple[str, str]:
     """(what, number) of cleaned dialled characters: what is "number" (number is E.164), "internal",
     "service" (a short number of the dial plan's country) or "other" (garbage: number is what was dialled).
@@ -302,9 +316,9 @@ def _read(text: str, rules: _Rules, own_area: tuple[int, str] | None) -> tuple[s
     if text.startswith("+"):
         # Valid, or of the length of a fixed or mobile number of that country (a range libphonenumber
         # does not list yet): "+" says it is complete, but "+44 20 7946" is not.
-        found = (_valid_e164(text) or _full_length(text[1:])) if text[1:].isdigit() else None
+        found = (_valid_e164(text) or _full_length(text[1:])) if _digits_only(text[1:]) else None
         return ("number", found) if found else ("other", _NOT_DIALLED.sub("", text))
-    if not text.isdigit():
+    if not _digits_only(text):
         return "other", _NOT_DIALLED.sub("", text)
     if rules.country and shortnumberinfo.is_emergency_number(text, rules.country):
         return "service", text
@@ -326,8 +340,7 @@ def _read(text: str, rules: _Rules, own_area: tuple[int, str] | None) -> tuple[s
     return "other", text
 
 
-def _country_of(parsed) -> str:
-    region = phonenumbers.region_code_for_number(parsed)
+def _country_of(parsed, region: str | None) -> str:
     if region and region != phonenumbers.UNKNOWN_REGION and region != "001":
         return region
     # A number libphonenumber cannot place precisely (not valid, or a range it does not list) still
@@ -340,6 +353,15 @@ def _area(parsed) -> tuple[int, str] | None:
     national = phonenumbers.national_significant_number(parsed)
     length = phonenumbers.length_of_geographical_area_code(parsed)
     return (parsed.country_code, national[:length]) if length else None
+
+
+def _in_area(parsed, area: tuple[int, str] | None) -> bool:
+    """Whether a number is in the geographic area ``area``; the cheap prefix test first."""
+    if area is None or parsed.country_code != area[0]:
+        return False
+    if not phonenumbers.national_significant_number(parsed).startswith(area[1]):
+        return False
+    return _area(parsed) == area
 
 
 @lru_cache(maxsize=65536)
@@ -362,9 +384,8 @@ def _destination(dialled: str, plan: DialPlan, region: str, own_area: tuple[int,
         return Destination(number, Category.OTHER, "", "", mask(number))
     if what == "service":  # emergency and free services toll-free, premium ones premium, others other
         return Destination(number, _service(number, rules.country), rules.country, "", mask(number))
-    parsed = phonenumbers.parse(number, None)
-    country = _country_of(parsed)
-    number_type = phonenumbers.number_type(parsed)
+    parsed, number_region, number_type, _ = _facts(number)
+    country = _country_of(parsed, number_region)
     if number_type == PhoneNumberType.TOLL_FREE:
         category = Category.TOLL_FREE
     elif number_type in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
@@ -374,8 +395,7 @@ def _destination(dialled: str, plan: DialPlan, region: str, own_area: tuple[int,
     elif number_type == PhoneNumberType.MOBILE:
         category = Category.MOBILE
     else:
-        area = _area(parsed)
-        category = Category.LOCAL if area is not None and area == own_area else Category.NATIONAL
+        category = Category.LOCAL if _in_area(parsed, own_area) else Category.NATIONAL
         return Destination(number, category, country, "", mask(number))
     zone = zone_for_country(country) if category == Category.INTERNATIONAL else ""
     return Destination(number, category, country, zone, mask(number))

@@ -109,6 +109,7 @@ DE_ROWS = [
     row("0033142685300", "+4933142685300", "national", why="outside 0 comes first: 0 + 033142685300"),
     row("abc", "", "other", why="letters"),
     row("0", "0", "other", why="only the outside prefix"),
+    row("０３０ ９０１８２０", "", "other", why="full-width digits are not what a PBX dials"),
 ]
 
 
