@@ -327,3 +327,22 @@ def test_calls_to_the_organizations_own_lines_are_internal():
     outside = classify("0 030 901820", DE_LINE, "DE", DE)
     assert not is_own_line(outside, own) and internal_if_own_line(outside, own) is outside
     assert not is_own_line(Destination("201", "internal", "DE", "", "••1"), {"201"})  # extensions are not lines
+
+
+@pytest.mark.parametrize(
+    "dialled,number",
+    [
+        ("8 030 901820", "+4930901820"),  # the PBX: 8 for an outside line
+        ("8 00 33 1 42 68 53 00", "+33142685300"),
+        ("8 0170 1234567", "+491701234567"),
+        ("8 112", "112"),
+        ("812", "812"),  # a 3-digit extension that starts with the outside digit stays an extension
+        ("sips:+4930901820@sbc.example;transport=tls", "+4930901820"),
+        ("tel:+49-30-901820;ext=12", "+4930901820"),
+        ("<sip:030901820@pbx>", "+4930901820"),
+        ("030.901.820", "+4930901820"),
+    ],
+)
+def test_other_outside_prefixes_and_uri_forms(dialled, number):
+    plan = DialPlan("DE", outside_prefix="8", extension_lengths=(3,))
+    assert classify(dialled, DE_LINE, "DE", plan).number == number
