@@ -108,8 +108,9 @@ def _parse(raw: str, region: str):
 
 
 @lru_cache(maxsize=65536)
-def normalize(raw: str, region: str) -> str | None:
-    """E.164 form of a dialled number read in ``region``, or None when it is not a valid number."""
+def normalize(raw: str, region: str, dialplan: DialPlan | None = None) -> str | None:
+    """E.164 form of a dialled number read in ``region``, or None when it is not a valid number.
+    (``dialplan``: accepted, not yet read: the dial-plan work of issue 14 item 8 reads it.)"""
     _digits, parsed = _parse(raw, region)
     if parsed is None or not phonenumbers.is_possible_number(parsed):
         return None
@@ -154,7 +155,7 @@ def _destination(dialled: str, region: str) -> tuple[Destination, str]:
     return Destination(e164, category, country, zone, mask(e164)), ""
 
 
-def classify(dialled: str, own_number: str, region: str) -> Destination:
+def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | None = None) -> Destination:
     """Classify the other party of a call made from (or to) ``own_number`` in country ``region``.
 
     A fixed number in the caller's own area code is local, elsewhere in the country national.

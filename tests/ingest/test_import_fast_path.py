@@ -61,7 +61,7 @@ def both_ways(monkeypatch, org, path, format, timezone_name=None):
     for fast in (True, False):
         with monkeypatch.context() as patch:
             if not fast:
-                patch.setattr(importer, "_PBX_LAYOUT", {})
+                patch.setattr(importer, "FAST_PATH", False)
             with transaction.atomic():
                 result = usage_import(path=path, format=format, timezone_name=timezone_name)
                 out.append(snapshot(org, result))
@@ -224,7 +224,7 @@ def test_nul_byte_after_the_first_8_kib_is_a_rejected_row_not_a_crash(pbx, tmp_p
     path.write_text(good + asterisk("+493012345601", "+4989123456", "2026-10-06 09:00:00", n=9999, userfield="a\x00b"))
     result = usage_import(path=path, format="asterisk")
     assert (result.loaded, result.rejected) == (120, 1)
-    assert [(r.line_number, r.reason) for r in result.rejections] == [(121, "bad encoding: NUL byte")]
+    assert [(r.line_number, r.reason) for r in result.rejections] == [(121, "column 18 (userfield): NUL byte (bad encoding)")]
     assert "a\ufffdb" in ImportRejection.objects.get(batch_id=result.batch_id).raw
 
 
