@@ -56,11 +56,7 @@ def check(sample, reading) -> str | None:
         seen.append((line_number, uniqueid, epoch, layout.get(fields, "start").strip(), started, round(diff)))
     if not seen:
         return None
-    off = [
-        s
-        for s in seen
-        if SLACK < abs(s[5]) <= MAX_OFFSET and abs(s[5] - round(s[5] / QUARTER) * QUARTER) <= SLACK
-    ]
+    off = [s for s in seen if SLACK < abs(s[5]) <= MAX_OFFSET and abs(s[5] - round(s[5] / QUARTER) * QUARTER) <= SLACK]
     if len(off) * 2 <= len(seen):
         return None
     shift, _count = Counter(round(s[5] / QUARTER) * QUARTER for s in off).most_common(1)[0]
