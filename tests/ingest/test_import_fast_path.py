@@ -224,7 +224,9 @@ def test_nul_byte_after_the_first_8_kib_is_a_rejected_row_not_a_crash(pbx, tmp_p
     path.write_text(good + asterisk("+493012345601", "+4989123456", "2026-10-06 09:00:00", n=9999, userfield="a\x00b"))
     result = usage_import(path=path, format="asterisk")
     assert (result.loaded, result.rejected) == (120, 1)
-    assert [(r.line_number, r.reason) for r in result.rejections] == [(121, "column 18 (userfield): NUL byte (bad encoding)")]
+    assert [(r.line_number, r.reason) for r in result.rejections] == [
+        (121, "column 18 (userfield): NUL byte (bad encoding)")
+    ]
     assert "a\ufffdb" in ImportRejection.objects.get(batch_id=result.batch_id).raw
 
 

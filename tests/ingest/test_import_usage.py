@@ -91,7 +91,10 @@ def test_reimport_is_a_no_op_and_rollups_equal_records(pbx):
 def test_freeswitch_csv(pbx):
     result = usage_import(path=DATA / "freeswitch.csv", format="freeswitch")
     assert (result.rows, result.loaded, result.rejected) == (5, 4, 1)
-    assert result.rejections[0].line_number == 5 and "expected 15, 17, 18 or 20 columns (FreeSWITCH templates), found 14" in result.rejections[0].reason
+    assert (
+        result.rejections[0].line_number == 5
+        and "expected 15, 17, 18 or 20 columns (FreeSWITCH templates), found 14" in result.rejections[0].reason
+    )
     by_id = {r.source_id[-3:]: r for r in records(pbx)}
     assert (by_id["001"].billable_seconds, by_id["001"].category) == (120, "local")
     assert (by_id["002"].answered, by_id["002"].billable_seconds, by_id["002"].zone) == (False, 0, "EU")
