@@ -269,6 +269,7 @@ class _Reading:
     layout: Layout | None = None  # fixed (custom, header); None: by row (asterisk, freeswitch)
     native: object = None
     b_legs: frozenset = frozenset()
+    legs: bool = False  # rows may be legs of one call (Asterisk newcdrcolumns, a mapped sequence column)
 
     def layout_of(self, fields: list[str]) -> Layout | None:
         if self.layout is not None:
@@ -491,6 +492,9 @@ def _sniff(path: Path, text_encoding, reading: _Reading, result: ImportResult) -
         hint = mismatch_hint(reading.format, [f for _n, f in sample])
         if hint:
             raise ImportFileError(f"{path}: not {reading.format} cdr_csv: {hint}")
+    # Legs need a sequence column (newcdrcolumns): a file written with one cdr.conf has it in every row
+    # or in none, so the first rows tell (and files without it skip the grouping's per-row cost).
+    reading.legs = any((layout := reading.layout_of(f)) is not None and layout.legs for _n, f in sample)
     if reading.format in ("asterisk", "custom", "header"):
         verdict = clock.check(sample, reading)
         if verdict is not None:
@@ -510,8 +514,12 @@ def _lines(path, text_encoding, reading: _Reading, fast, now, batch_id, result) 
     header_done = reading.format not in ("native", "header")
     b_legs = reading.b_legs
     rows = _rows(path, text_encoding)
-    if reading.format == "asterisk" or (reading.layout is not None and reading.layout.legs):
+    if reading.legs:
         rows = legs.group_asterisk(rows, reading)
+    first_pbx_row = reading.format in ("asterisk", "freeswitch")  # it may be a header row
+    group_type = legs.Group
+    fast_line = fast.line if fast is not None else None
+    count = 0
     for line_number, fields in rows:
         if not header_done:  # native and header exports: the first row is the header
             header_done = True
@@ -523,43 +531,45 @@ def _lines(path, text_encoding, reading: _Reading, fast, now, batch_id, result) 
                 except FormatError as exc:
                     raise ImportFileError(f"{path}: line {line_number}: {exc}") from None
             continue
-        if (
-            type(fields) is list
-            and reading.format in ("asterisk", "freeswitch")
-            and result.rows == 0
-            and looks_like_header(fields)
-        ):
-            result.warn(f"line {line_number}: a header row, skipped")
-            continue
-        result.rows += 1
-        if type(fields) is legs.Group:
+        kind = type(fields)
+        if kind is list:
+            if first_pbx_row:
+                first_pbx_row = False
+                if looks_like_header(fields):
+                    result.warn(f"line {line_number}: a header row, skipped")
+                    continue
+            count += 1
+            if b_legs and len(fields) > 10 and fields[10].strip() in b_legs:
+                result.joined_legs += 1
+                continue
+            if fast_line is not None:
+                line = fast_line(fields)
+                if line is not None:
+                    yield line
+                    continue
+        elif kind is group_type:
+            first_pbx_row = False
             parsed = []
             for leg_line, leg_fields in fields.legs:
                 try:
                     parsed.append(parse_row(reading, leg_fields, leg_line, result))
                 except RowError as exc:
                     rejections.append(Rejection(leg_line, str(exc), _raw(leg_fields)))
-            result.rows += len(fields.legs) - 1
+            count += len(fields.legs)
             if not parsed:
                 continue
+            result.joined_legs += len(parsed) - 1  # rows = loaded + duplicates + rejected + joined legs
             try:
-                row, joined = legs.merge(parsed)
-                result.joined_legs += joined
-                record = _record(row, reading, now)
+                record = _record(legs.merge(parsed), reading, now)
             except RowError as exc:
                 rejections.append(Rejection(line_number, str(exc), _raw(fields.legs[0][1])))
                 continue
             record.import_batch_id = batch_id
             yield render(record)
             continue
-        if b_legs and type(fields) is list and len(fields) > 10 and fields[10].strip() in b_legs:
-            result.joined_legs += 1
-            continue
-        if fast is not None and type(fields) is list:
-            line = fast.line(fields)
-            if line is not None:
-                yield line
-                continue
+        else:
+            first_pbx_row = False
+            count += 1
         # Anything the fast path does not take (or rejects) goes the one careful way, which says why.
         try:
             if isinstance(fields, RowError):
@@ -572,6 +582,7 @@ def _lines(path, text_encoding, reading: _Reading, fast, now, batch_id, result) 
             continue
         record.import_batch_id = batch_id
         yield render(record)
+    result.rows = count
     if not header_done:
         raise ImportFileError(f"{path}: no header row")
     if result.rows and misshapen == result.rows:
@@ -602,7 +613,6 @@ def _fast_layout(layout: Layout) -> tuple:
         c["disposition"] if layout.answered_by == "disposition" else c["answer"],
         c.get("uniqueid", 10**6),
         layout.answered_by == "disposition",
-        layout.text_columns,
     )
 
 
@@ -666,19 +676,23 @@ class _FastPbx:
             return None
         return offset, local.date(), f",{local.date().isoformat()},{local.hour},"
 
-    def _destination(self, other: str, line: _LineInfo) -> str | None:
-        """The other party's columns, or None (the careful path decides: too long, or one of our lines)."""
+    def _destination(self, other: str, line: _LineInfo) -> tuple[str, datetime | None] | None:
+        """The other party's columns and, when it is one of the organization's lines by an identifier,
+        the time from which that holds; None: the careful path decides (too long, time-dependent)."""
+        org = self.directory.orgs[line.organization_id]
         if other.strip():
             ours = self.directory.fast_match(other)
-            if ours is not None:
-                return None  # a call between two of the organization's lines (or maybe): careful path
-        org = self.directory.orgs[line.organization_id]
+            if ours is _UNSURE:
+                return None
+            if ours is not None and ours[0].organization_id == org.id:
+                number = ours[0].number  # between two of the organization's lines: internal
+                return _csv_fields([number, mask(number), Category.INTERNAL, org.country, ""]), ours[1]
         dest = classify(other, line.number, org.country, dialplan=self.directory.dialplan) if other.strip() else None
         if dest is None:
-            return _csv_fields(["", "", "other", "", ""])
+            return _csv_fields(["", "", "other", "", ""]), None
         if _too_long(dest):
             return None  # the careful path rejects the row
-        return _csv_fields([dest.number, dest.masked, dest.category, dest.country, dest.zone])
+        return _csv_fields([dest.number, dest.masked, dest.category, dest.country, dest.zone]), None
 
     def _party(self, party: str):
         """(line info, valid from (naive UTC) or None, its _FastLine, its organization's hour cache),
@@ -713,7 +727,7 @@ class _FastPbx:
             DURATION_BAND_BOUNDS,
             _UNDECODABLE.search,
         )
-        fixed_width = {w: None for w in range(0)}
+        fixed_width = {}
         layout_of = self._layout
         asterisk = self.reading.format == "asterisk"
         ambiguous = (17, 20) if asterisk else ()
@@ -731,7 +745,7 @@ class _FastPbx:
                 layout = layout_of(fields)
             if layout is None:
                 return None
-            src, dst, start_col, duration_col, billsec_col, answer_col, id_col, by_disposition, _text = layout
+            src, dst, start_col, duration_col, billsec_col, answer_col, id_col, by_disposition = layout
             joined = "".join(fields)
             if "\x00" in joined or (not joined.isascii() and undecodable(joined)):
                 return None
@@ -788,6 +802,9 @@ class _FastPbx:
             if dest is _MISSING:
                 dest = destinations[dest_key] = destination_of(other, info)
             if dest is None:
+                return None
+            dest, other_since = dest
+            if other_since is not None and started < other_since:
                 return None
             billable = billsec if answered else 0
             return (

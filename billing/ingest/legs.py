@@ -57,8 +57,8 @@ def group_asterisk(rows, reading):
         yield (pending[0][0], pending[0][1]) if len(pending) == 1 else (pending[0][0], Group(pending))
 
 
-def merge(parsed: list[ParsedRow]) -> tuple[ParsedRow, int]:
-    """One call from its legs (each read on its own); and how many rows were joined into it."""
+def merge(parsed: list[ParsedRow]) -> ParsedRow:
+    """One call from its legs (each read on its own)."""
     seen = {}
     for row in parsed:
         seen.setdefault(row.sequence, row)  # a repeated (uniqueid, sequence) is the same leg again
@@ -72,8 +72,7 @@ def merge(parsed: list[ParsedRow]) -> tuple[ParsedRow, int]:
         raise RowError("legs of one uniqueid mix times with and without a zone") from None
     duration = int((end - start).total_seconds())
     billsec = min(sum(r.billsec for r in answered), duration)
-    return replace(main, start=start, duration=duration, billsec=billsec, answered=bool(answered),
-                   legs=len(rows)), len(parsed) - 1  # fmt: skip
+    return replace(main, start=start, duration=duration, billsec=billsec, answered=bool(answered), legs=len(rows))
 
 
 def freeswitch_b_legs(rows) -> frozenset[str]:
