@@ -255,8 +255,9 @@ def both_ways_for(monkeypatch, org, path, source, careful_calls=None):
             if not fast:
                 patch.setattr(importer, "FAST_PATH", False)
             elif careful_calls is not None:
-                record = importer._record
-                patch.setattr(importer, "_record", lambda *a: careful_calls.append(1) or record(*a))
+                patch.setattr(
+                    importer, "_record", lambda *a, _record=importer._record: careful_calls.append(1) or _record(*a)
+                )
             with transaction.atomic():
                 result = usage_import(path=path, source=source, now=datetime(2026, 11, 15, tzinfo=UTC))
                 out.append(snapshot(org, result) + (result.warnings,))
