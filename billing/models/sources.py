@@ -7,10 +7,26 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 
-from billing.models.accounts import Line, Organization, SingleIdRange, TsTzRange, validate_time_zone
+from billing.models.accounts import Line, Organization, TsTzRange, validate_time_zone
 
 
-class KindValueKey(Func):
+class _Twice(Func):
+    """A Func whose template names its expressions twice: their parameters go twice too (Django gives
+    them once, which breaks the query ``full_clean`` runs to check an exclusion constraint)."""
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = super().as_sql(compiler, connection, **extra)
+        return sql, (*params, *params)
+
+
+class OneId(_Twice):
+    """``int8range(id, id, '[]')``, as ``SingleIdRange``, checkable by ``full_clean``."""
+
+    template = "int8range(%(expressions)s, %(expressions)s, '[]')"
+    output_field = models.BigIntegerField()
+
+
+class KindValueKey(_Twice):
     """``kind:value`` as a one-point int8 range of its 64-bit hash: equality of text in a GiST exclusion
     constraint without btree_gist (which the embedded PostgreSQL lacks). Two different values with the
     same 64-bit hash would be refused as overlapping; that is the price, and it is astronomically rare."""
@@ -155,7 +171,7 @@ class LineIdentifier(models.Model):
             ExclusionConstraint(
                 name="line_identifier_no_overlap",
                 expressions=[
-                    (SingleIdRange("organization"), RangeOperators.OVERLAPS),
+                    (OneId("organization"), RangeOperators.OVERLAPS),
                     (KindValueKey("kind", "value"), RangeOperators.OVERLAPS),
                     (TsTzRange("valid_from", "valid_to"), RangeOperators.OVERLAPS),
                 ],

@@ -400,3 +400,32 @@ def test_usage_source_command_declares_identifies_and_imports(hosted, tmp_path, 
     call_command("import_usage", str(path), "--source", "office-pbx", stdout=report)
     assert "(asterisk, source office-pbx): 1 rows, 1 loaded" in report.getvalue()
     assert seen(hosted) == [(date(2026, 10, 6), "Carla", "Rotterdam", 65, 60, True, "outbound", "local")]
+
+
+def test_a_freeswitch_file_imported_as_asterisk_and_back_says_which_format_matches(hosted, tmp_path):
+    fs = write(tmp_path, freeswitch(src="201", dst="0201234567", start=T, duration=5, billsec=5,
+                                    uuid="0000000a-1111-4222-8333-444455556666", tz=AMS), "fs.csv")  # fmt: skip
+    with pytest.raises(ImportFileError, match=r"\[15\] columns with UUIDs: this looks like FreeSWITCH cdr_csv"):
+        usage_import(path=fs, source=hosted.source("a", clock="Europe/Amsterdam"), now=NOW)
+    ast = write(tmp_path, asterisk(src="201", dst="0201234567", start=T, duration=5, billsec=5, uniqueid="auto",
+                                   userfield=""), "ast.csv")  # fmt: skip
+    with pytest.raises(ImportFileError, match=r"\[18\] columns with Asterisk uniqueids: .* import it as asterisk"):
+        usage_import(path=ast, source=hosted.source("f", format="freeswitch"), now=NOW)
+    assert not UsageRecord.objects.filter(organization=hosted).exists()
+
+
+def test_one_identifier_names_one_line_at_a_time_and_the_admin_pages_open(hosted, admin_client):
+    from django.core.exceptions import ValidationError
+
+    from billing.models import LineIdentifier
+
+    clash = LineIdentifier(organization=hosted, line=hosted.lines_["202"], kind="extension", value="201",
+                           valid_from=datetime(2026, 6, 1, tzinfo=UTC))  # fmt: skip
+    with pytest.raises(ValidationError, match="line_identifier_no_overlap|already exists|Constraint"):
+        clash.full_clean()
+    clash.kind = "did"  # another kind of the same value does not clash
+    clash.full_clean()
+    source = hosted.source()
+    for url in ("/admin/billing/usagesource/", f"/admin/billing/usagesource/{source.pk}/change/",
+                f"/admin/billing/line/{hosted.lines_['201'].pk}/change/", "/admin/billing/importbatch/"):  # fmt: skip
+        assert admin_client.get(url).status_code == 200, url
