@@ -11,6 +11,7 @@ from billing.models import (
     ImportBatch,
     ImportRejection,
     Line,
+    LineIdentifier,
     Location,
     Organization,
     Person,
@@ -19,6 +20,7 @@ from billing.models import (
     PlanRate,
     Statement,
     StatementLine,
+    UsageSource,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -41,11 +43,34 @@ class OwnedAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class LineIdentifierInline(admin.TabularInline):
+    model = LineIdentifier
+    extra = 0
+    fields = ["kind", "value", "valid_from", "valid_to"]
+
+
 @admin.register(Line)
 class LineAdmin(admin.ModelAdmin):
     list_display = ["number", "organization", "activated_on", "deactivated_on"]
     list_filter = ["organization"]
-    search_fields = ["number"]
+    search_fields = ["number", "identifiers__value"]
+    inlines = [LineIdentifierInline]
+
+    def save_formset(self, request, form, formset, change):
+        for identifier in formset.save(commit=False):
+            identifier.organization_id = form.instance.organization_id
+            identifier.save()
+        for gone in formset.deleted_objects:
+            gone.delete()
+
+
+@admin.register(UsageSource)
+class UsageSourceAdmin(admin.ModelAdmin):
+    """A phone system that sends call records: format, clock, dial plan, and how rows name lines."""
+
+    list_display = ["slug", "name", "organization", "format", "clock", "match_by", "active"]
+    list_filter = ["format", "active"]
+    search_fields = ["slug", "name", "organization__account_number"]
 
 
 class PlanRateInline(admin.TabularInline):
@@ -155,7 +180,9 @@ class ImportRejectionInline(admin.TabularInline):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ["filename", "format", "status", "rows", "loaded", "duplicates", "rejected", "started_at"]
+    list_display = ["filename", "source", "format", "status", "rows", "loaded", "duplicates", "rejected", "started_at"]
+    list_filter = ["status", "source"]
+    readonly_fields = ["warnings"]
     inlines = [ImportRejectionInline]
 
 

@@ -10,6 +10,7 @@ from billing.models.offers import (
     OfferResponse,
     OfferRun,
 )
+from billing.models.sources import LineIdentifier, UsageSource
 from billing.models.statements import (
     Adjustment,
     Dispute,
@@ -46,6 +47,8 @@ __all__ = [
     "ImportBatch",
     "ImportRejection",
     "Line",
+    "LineIdentifier",
+    "UsageSource",
     "LineAssignment",
     "LinePlan",
     "Location",

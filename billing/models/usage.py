@@ -18,6 +18,9 @@ class ImportBatch(models.Model):
         VOIDED = "voided", "Voided (its records were removed)"
 
     filename = models.CharField(max_length=500)
+    source = models.ForeignKey(
+        "billing.UsageSource", null=True, blank=True, on_delete=models.PROTECT, related_name="batches"
+    )
     format = models.CharField(max_length=16)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
@@ -26,6 +29,9 @@ class ImportBatch(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="What was read but is worth a look (clock, replaced bytes, joined legs)"
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,8 @@ The same functions rate real usage for statements and re-rate a period under ano
 
 Rules (also in the README):
 - Only answered outbound calls, outbound messages and data sessions are charged; inbound and
-  unanswered calls cost nothing.
+  unanswered calls cost nothing, and so do internal calls (between two of the organization's own
+  lines) unless the plan has a rate for the category ``internal``.
 - The rate is the plan's most specific rate valid on the record's local date: category and zone
   match, then category only, then the plan's catch-all rate for the usage type. No rate: not charged,
   and the record is reported as unrated so the gap is visible, never silently priced at zero.
@@ -139,6 +140,14 @@ def chargeable(usage: Usage) -> bool:
     return usage.data_bytes > 0
 
 
+def charged_under(usage: Usage, plan: PlanTerms) -> bool:
+    """``chargeable``, and a call between two of the organization's own lines (category internal) only
+    when the plan prices internal calls with a rate of that category: a catch-all rate never does."""
+    if not chargeable(usage):
+        return False
+    return usage.category != "internal" or any(rate.category == "internal" for rate in plan.rates)
+
+
 def quantity_of(usage: Usage, rate: Rate) -> Decimal:
     if usage.usage_type == "voice":
         return Decimal(billed_seconds(usage.billable_seconds, rate.first_increment, rate.next_increment)) / SIXTY
@@ -149,7 +158,7 @@ def quantity_of(usage: Usage, rate: Rate) -> Decimal:
 
 def rate_one(usage: Usage, plan: PlanTerms, covered: Decimal = Decimal(0)) -> Rated:
     """Price one record; ``covered`` is how much of its quantity an allowance already paid."""
-    if not chargeable(usage):
+    if not charged_under(usage, plan):
         return Rated(usage, Decimal(0).quantize(SIX_PLACES), Decimal(0), chargeable=False)
     rate = plan.rate_for(usage)
     if rate is None:
@@ -239,10 +248,11 @@ def rate_period(
     for usage in sorted(usages, key=lambda u: (u.id in arrived_late, u.started_at, u.id)):
         plan = plan_for(usage)
         if plan is None:
-            rated.append(Rated(usage, Decimal(0).quantize(SIX_PLACES), Decimal(0), unrated=chargeable(usage)))
+            unrated = chargeable(usage) and usage.category != "internal"
+            rated.append(Rated(usage, Decimal(0).quantize(SIX_PLACES), Decimal(0), unrated=unrated))
             continue
         covered = Decimal(0)
-        rate = plan.rate_for(usage) if chargeable(usage) else None
+        rate = plan.rate_for(usage) if charged_under(usage, plan) else None
         if rate is not None:
             need = quantity_of(usage, rate)
             for index, allowance in enumerate(plan.allowances):

@@ -25,3 +25,33 @@ def pbx(make):
     org.lines_ = {"anna": anna_line, "ben": ben_line}
     org.activated = date(2025, 1, 1)
     return org
+
+
+NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # imports in these tests happen "now"; nothing reads today's date
+
+
+@pytest.fixture
+def hosted(make):
+    """A Dutch practice on a hosted PBX (Amsterdam): its lines are known there by extension 201, 202,
+    203, by SIP user, account code, and their DIDs; Anna (201) and Bram (202) in Amsterdam, Carla (203)
+    in Rotterdam."""
+    from billing.models import LineIdentifier, UsageSource
+
+    org = make.organization(name="Praxis Amsterdam", country="NL", time_zone="Europe/Amsterdam")
+    amsterdam, rotterdam = make.location(org, name="Amsterdam"), make.location(org, name="Rotterdam")
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    people, lines = {}, {}
+    for ext, name, where in (("201", "Anna", amsterdam), ("202", "Bram", amsterdam), ("203", "Carla", rotterdam)):
+        people[ext] = make.person(org, name=name)
+        lines[ext] = make.line(org, f"+3120123450{ext[-1]}", person=people[ext], location=where, since=since)
+        for kind, value in (("extension", ext), ("sip_user", ext), ("account_code", f"ACC-{name.upper()}")):
+            LineIdentifier.objects.create(organization=org, line=lines[ext], kind=kind, value=value, valid_from=since)
+    org.people, org.lines_, org.sites = people, lines, {"amsterdam": amsterdam, "rotterdam": rotterdam}
+
+    def source(slug="pbx", format="asterisk", **kw):
+        kw.setdefault("clock", "UTC")
+        kw.setdefault("match_by", "number,extension,channel,account_code")
+        return UsageSource.objects.create(organization=org, name=slug, slug=slug, format=format, **kw)
+
+    org.source = source
+    return org

@@ -1,6 +1,7 @@
 """The importer's fast path (Asterisk/FreeSWITCH rows straight to COPY lines, with per-value caches)
 must give exactly what the careful row-by-row path gives: the same records, rollups and rejections."""
 
+import zoneinfo
 from datetime import UTC, date, datetime
 
 import pytest
@@ -61,7 +62,7 @@ def both_ways(monkeypatch, org, path, format, timezone_name=None):
     for fast in (True, False):
         with monkeypatch.context() as patch:
             if not fast:
-                patch.setattr(importer, "_PBX_LAYOUT", {})
+                patch.setattr(importer, "FAST_PATH", False)
             with transaction.atomic():
                 result = usage_import(path=path, format=format, timezone_name=timezone_name)
                 out.append(snapshot(org, result))
@@ -224,7 +225,9 @@ def test_nul_byte_after_the_first_8_kib_is_a_rejected_row_not_a_crash(pbx, tmp_p
     path.write_text(good + asterisk("+493012345601", "+4989123456", "2026-10-06 09:00:00", n=9999, userfield="a\x00b"))
     result = usage_import(path=path, format="asterisk")
     assert (result.loaded, result.rejected) == (120, 1)
-    assert [(r.line_number, r.reason) for r in result.rejections] == [(121, "bad encoding: NUL byte")]
+    assert [(r.line_number, r.reason) for r in result.rejections] == [
+        (121, "column 18 (userfield): NUL byte (bad encoding)")
+    ]
     assert "a\ufffdb" in ImportRejection.objects.get(batch_id=result.batch_id).raw
 
 
@@ -243,3 +246,60 @@ def test_a_dialled_number_too_long_for_a_phone_number_is_rejected_not_a_crash(pb
         (1, f"other party '{'1' * 32}…' is too long to be a phone number"),
         (2, f"other party '+49{'1' * 29}…' is too long to be a phone number"),
     ]
+
+
+def both_ways_for(monkeypatch, org, path, source, careful_calls=None):
+    out = []
+    for fast in (True, False):
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(importer, "FAST_PATH", False)
+            elif careful_calls is not None:
+                patch.setattr(
+                    importer, "_record", lambda *a, _record=importer._record: careful_calls.append(1) or _record(*a)
+                )
+            with transaction.atomic():
+                result = usage_import(path=path, source=source, now=datetime(2026, 11, 15, tzinfo=UTC))
+                out.append(snapshot(org, result) + (result.warnings,))
+                transaction.set_rollback(True)
+    return out
+
+
+@pytest.mark.parametrize("clock", ["UTC", "Europe/Amsterdam", "America/New_York"])
+def test_fast_path_equals_the_careful_path_for_a_source_matching_extensions(hosted, tmp_path, monkeypatch, clock):
+    """Extensions (one that changes hands mid-file, one that starts mid-file), DIDs, national numbers,
+    calls between two of the organization's lines, 16 to 21 columns, legs, DST changes."""
+    from billing.models import LineIdentifier
+    from tests.ingest.cdr import asterisk as row
+
+    moved = datetime(2026, 10, 20, 10, 0, tzinfo=UTC)
+    LineIdentifier.objects.filter(kind="extension", value="203").update(valid_to=moved)
+    LineIdentifier.objects.create(organization=hosted, line=hosted.lines_["202"], kind="extension", value="203",
+                                  valid_from=moved)  # fmt: skip
+    LineIdentifier.objects.create(organization=hosted, line=hosted.lines_["201"], kind="extension", value="2010",
+                                  valid_from=datetime(2026, 10, 10, tzinfo=UTC))  # fmt: skip
+    LineIdentifier.objects.create(organization=hosted, line=hosted.lines_["201"], kind="did", value="+31201234599",
+                                  valid_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    parties = [("201", "0201234567"), ("202", "+4930901820"), ("203", "0612345678"), ("2010", "0800123456"),
+               ("+4930901820", "202"), ("0201234501", "202"), ("201", "203"), ("299", "0201234567"),
+               ("0201234599", "0201234567"), ("+31201234502", "0201234501"), ("", "201")]  # fmt: skip
+    starts = [datetime(2026, 10, d, h, m, tzinfo=UTC) for d in (5, 15, 20, 25) for h, m in ((0, 30), (1, 30), (10, 5))]
+    shapes = [dict(uniqueid="auto"), dict(), dict(uniqueid="auto", userfield=""), dict(userfield="x"),
+              dict(uniqueid="auto", userfield="", sequence=1), dict(sequence=2)]  # fmt: skip
+    text, n = "", 0
+    tz = None if clock == "UTC" else zoneinfo.ZoneInfo(clock)
+    for start in starts:
+        for src, dst in parties:
+            n += 1
+            text += row(src=src, dst=dst, start=start, duration=30 + n, billsec=n % 7 * 3, tz=tz, n=n,
+                        disposition="ANSWERED" if n % 7 else "NO ANSWER", **shapes[n % len(shapes)])  # fmt: skip
+    path = tmp_path / "Master.csv"
+    path.write_text(text)
+    source = hosted.source(clock=clock, match_by="number,extension")
+    careful_calls = []
+    fast, careful = both_ways_for(monkeypatch, hosted, path, source, careful_calls)
+    assert fast == careful
+    counts, rejections, records, _rollups, _warnings = fast
+    categories = {r[14] for r in records}
+    assert counts[1] > 100 and len(rejections) >= 12 and {"internal", "local", "international"} <= categories
+    assert len(careful_calls) < counts[0] / 2  # most rows took the fast path

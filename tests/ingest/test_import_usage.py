@@ -17,17 +17,16 @@ def records(org):
 
 def test_asterisk_master_csv(pbx):
     result = usage_import(path=DATA / "asterisk_master.csv", format="asterisk")
-    assert (result.rows, result.loaded, result.duplicates, result.rejected) == (18, 9, 0, 9)
+    assert (result.rows, result.loaded, result.duplicates, result.rejected) == (18, 10, 0, 8)
     assert [(r.line_number, r.reason) for r in result.rejections] == [
         (9, "unknown line: neither src '+494011122233' nor dst '+494033344455' is a line of any organization"),
         (10, "duration is negative (-65)"),
         (11, "billsec (90) is longer than duration (65)"),
         (12, "start '2026-13-01 10:00:00' is not a date and time (YYYY-MM-DD HH:MM:SS)"),
-        (13, "expected 16, 17, 18 or 21 columns, found 12"),
-        (14, "bad encoding: not UTF-8"),
+        (13, "expected 16 to 21 columns (Asterisk cdr_csv), found 12"),
         (15, "start 2030-01-01 09:00 UTC is in the future"),
         (16, "line +493012345603 was not active on 2026-10-10"),
-        (18, "expected 16, 17, 18 or 21 columns, found 3"),
+        (18, "expected 16 to 21 columns (Asterisk cdr_csv), found 3"),
     ]
     by_id = {r.source_id: r for r in records(pbx)}
     local = by_id["1759647600.1"]
@@ -53,15 +52,18 @@ def test_asterisk_master_csv(pbx):
     # Stamped as at the time of use: Ben before the move, Cem after.
     assert long_call.person == pbx.people["ben"] and by_id["1761030000.16"].person == pbx.people["cem"]
     batch = ImportBatch.objects.get(pk=result.batch_id)
-    assert (batch.status, batch.loaded, batch.rejected) == ("done", 9, 9)
-    assert "rgen" in ImportRejection.objects.filter(batch=batch, line_number=14).get().raw  # the raw row is kept
+    assert (batch.status, batch.loaded, batch.rejected) == ("done", 10, 8)
+    assert "+494011122233" in ImportRejection.objects.get(batch=batch, line_number=9).raw  # the raw row is kept
+    # A Latin-1 byte in the caller name (clid), and no UTF-8 anywhere: the file is read as Windows-1252.
+    assert batch.warnings == ["encoding: read as Windows-1252 / Latin-1 (the file is not UTF-8)"]
+    assert records(pbx).filter(started_at=datetime(2026, 10, 8, 8, 30, tzinfo=UTC)).count() == 1
 
 
 def test_reimport_is_a_no_op_and_rollups_equal_records(pbx):
     usage_import(path=DATA / "asterisk_master.csv", format="asterisk")
     again = usage_import(path=DATA / "asterisk_master.csv", format="asterisk")
-    assert (again.loaded, again.duplicates, again.rejected) == (0, 9, 9)
-    assert records(pbx).count() == 9
+    assert (again.loaded, again.duplicates, again.rejected) == (0, 10, 8)
+    assert records(pbx).count() == 10
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), sum(duration_seconds), sum(billable_seconds) FROM billing_usagerecord WHERE organization_id = %s",
@@ -80,14 +82,19 @@ def test_reimport_is_a_no_op_and_rollups_equal_records(pbx):
         )
         assert cursor.fetchone() == rolled
     assert (
-        raw == rolled == (9, 305 + 25 + 3700 + 120 + 10 + 60 + 183 + 45 + 184, 300 + 3690 + 115 + 58 + 180 + 40 + 180)
+        raw
+        == rolled
+        == (10, 305 + 25 + 3700 + 120 + 10 + 60 + 183 + 45 + 184 + 65, 300 + 3690 + 115 + 58 + 180 + 40 + 180 + 60)
     )
 
 
 def test_freeswitch_csv(pbx):
     result = usage_import(path=DATA / "freeswitch.csv", format="freeswitch")
     assert (result.rows, result.loaded, result.rejected) == (5, 4, 1)
-    assert result.rejections[0].line_number == 5 and "expected 15 columns, found 14" in result.rejections[0].reason
+    assert (
+        result.rejections[0].line_number == 5
+        and "expected 15, 17, 18 or 20 columns (FreeSWITCH templates), found 14" in result.rejections[0].reason
+    )
     by_id = {r.source_id[-3:]: r for r in records(pbx)}
     assert (by_id["001"].billable_seconds, by_id["001"].category) == (120, "local")
     assert (by_id["002"].answered, by_id["002"].billable_seconds, by_id["002"].zone) == (False, 0, "EU")
@@ -127,7 +134,7 @@ def test_timezone_option_overrides_the_organization_zone(pbx):
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
         (
             b"just,some,words\nand,more,words\n",
-            "no row could be read as asterisk CSV (line 1: expected 16, 17, 18 or 21 columns, found 3)",
+            "no row could be read as asterisk CSV (line 1: expected 16 to 21 columns (Asterisk cdr_csv), found 3)",
         ),
     ],
 )
@@ -166,9 +173,10 @@ def test_command_prints_a_summary_and_rejections(pbx):
         "import_usage", str(DATA / "asterisk_master.csv"), "--format", "asterisk", "--show-rejections", "2", stdout=out
     )
     text = out.getvalue()
-    assert "18 rows, 9 loaded, 0 duplicates, 9 rejected" in text
+    assert "18 rows, 10 loaded, 0 duplicates, 8 rejected" in text
     assert "  line 9: unknown line" in text and "  line 10: duration is negative (-65)" in text
-    assert "… and 7 more" in text
+    assert "… and 6 more" in text
+    assert "  warning: encoding: read as Windows-1252 / Latin-1" in text
     with pytest.raises(CommandError, match="nothing imported: .*no such file"):
         call_command("import_usage", "/nonexistent.csv", "--format", "asterisk")
 

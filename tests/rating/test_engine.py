@@ -131,3 +131,13 @@ def test_pooled_allowance_is_shared_and_prorated():
     # Pool used up by calls 1 and 2; call 3 pays 2 min × 0.10 = 0.20, raised to the 0.50 minimum charge.
     assert amounts == {1: D("0"), 2: D("0"), 3: D("0.500000")}
     assert result.allowances[0].granted == D("15.0")
+
+
+def test_internal_calls_cost_nothing_unless_the_plan_prices_them():
+    internal = call(125, category="internal")
+    free = rate_one(internal, BASIC)  # BASIC's catch-all voice rate does not apply to internal calls
+    assert (free.amount, free.chargeable, free.unrated) == (D("0.000000"), False, False)
+    priced = PlanTerms(code="p", currency="EUR", rates=BASIC.rates + (Rate("voice", "internal", "", D("0.01")),))
+    assert rate_one(internal, priced).amount == D("0.030000")  # 125 s at 60/60: 3 minutes
+    period = rate_period([internal, call(60, id=2, at=5)], {1: BASIC})
+    assert [r.amount for r in period.rated] == [D("0.000000"), D("0.100000")]

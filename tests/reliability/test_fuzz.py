@@ -128,7 +128,7 @@ def test_every_import_row_is_loaded_or_rejected_with_its_line(pbx, tmp_path_fact
         assert str(exc)  # the whole file refused, with a reason, and nothing written
         assert UsageRecord.objects.count() == before
         return
-    assert result.loaded + result.duplicates + result.rejected == result.rows
+    assert result.loaded + result.duplicates + result.rejected + result.joined_legs == result.rows
     assert UsageRecord.objects.count() - before == result.loaded
     # Line numbers are the file's physical lines (a quoted field may hold a line break).
     physical_lines = path.read_bytes().count(b"\n") + 1

@@ -3,6 +3,7 @@
 
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
+from io import StringIO
 
 from billing.ingest.batches import import_batch_late_records
 from billing.ingest.importer import usage_import
@@ -155,3 +156,15 @@ def test_a_wrong_import_is_voided_and_the_corrected_file_loads(billed_org, tmp_p
     else:
         raise AssertionError("voiding billed usage must be refused")
     assert UsageRecord.objects.filter(import_batch_id=right.batch_id).count() == 3
+
+
+def test_the_import_summary_says_how_many_records_were_late(billed_org, tmp_path):
+    from django.core.management import call_command
+
+    statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10), now=OCT_ISSUE)
+    path = tmp_path / "late.csv"
+    path.write_text(LATE_FILE)
+    out = StringIO()
+    call_command("import_usage", str(path), "--format", "native", stdout=out)
+    assert "3 loaded" in out.getvalue()
+    assert "late: 2 records are from periods already billed" in out.getvalue()

@@ -1,0 +1,120 @@
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Line, LineIdentifier, Organization, UsageSource
+
+
+class Command(BaseCommand):
+    help = (
+        "Declare and list usage sources (the phone systems that send call records) and the identifiers "
+        "(extensions, SIP users, DIDs, account codes) of an organization's lines in them."
+    )
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="Declare a usage source (or change the one with this slug)")
+        add.add_argument("slug")
+        add.add_argument("--organization", required=True, metavar="ACCOUNT", help="Account number")
+        add.add_argument("--name")
+        add.add_argument("--format", required=True, choices=UsageSource.Format.values)
+        add.add_argument("--clock", default="UTC", help="UTC (Asterisk usegmtime=yes) or the PBX's IANA zone")
+        add.add_argument("--time-format", default="text", choices=UsageSource.TimeFormat.values)
+        add.add_argument("--clock-check", default="warn", choices=UsageSource.ClockCheck.values)
+        add.add_argument("--columns", default="{}", help='custom/header mapping as JSON, e.g. \'{"src": 2, "dst": 3}\'')
+        add.add_argument("--match-by", default="number,extension", help="number, extension, channel, account_code")
+        add.add_argument("--outside-prefix", default="")
+        add.add_argument("--international-prefix", default="")
+        add.add_argument("--national-prefix", default="")
+        add.add_argument("--extension-lengths", default="", help="e.g. 3,4")
+        sub.add_parser("list", help="List the usage sources")
+        ident = sub.add_parser("identify", help="Give a line an identifier in the organization's phone system")
+        ident.add_argument("line", metavar="NUMBER", help="The line's E.164 number")
+        ident.add_argument("--kind", required=True, choices=LineIdentifier.Kind.values)
+        ident.add_argument("--value", required=True)
+        ident.add_argument("--since", help="ISO date and time from which it holds (default: now)")
+        ident.add_argument("--until", help="ISO date and time until which it holds (exclusive)")
+        show = sub.add_parser("identifiers", help="List the identifiers of an organization's lines")
+        show.add_argument("--organization", required=True, metavar="ACCOUNT")
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"_{action}")(**options)
+
+    def _organization(self, account):
+        try:
+            return Organization.objects.get(account_number=account)
+        except Organization.DoesNotExist:
+            raise CommandError(f"no organization with account number {account}") from None
+
+    def _add(self, *, slug, organization, name, format, clock, time_format, clock_check, columns, match_by, **o):
+        org = self._organization(organization)
+        try:
+            mapping = json.loads(columns)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--columns is not JSON: {exc}") from None
+        source = UsageSource.objects.filter(slug=slug).first() or UsageSource(slug=slug)
+        if source.pk and source.organization_id != org.id:
+            raise CommandError(f"usage source {slug} belongs to another organization")
+        source.organization = org
+        source.name = name or source.name or slug
+        source.format, source.clock, source.time_format, source.clock_check = format, clock, time_format, clock_check
+        source.columns, source.match_by = mapping, match_by
+        source.outside_prefix = o["outside_prefix"]
+        source.international_prefix = o["international_prefix"]
+        source.national_prefix = o["national_prefix"]
+        source.extension_lengths = o["extension_lengths"]
+        try:
+            source.full_clean()
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+        source.save()
+        self.stdout.write(f"usage source {source.slug} ({source.get_format_display()}) of {org.name}: drop folder "
+                          f"USAGE_DROP_DIR/{source.slug}/, clock {source.clock}, matched by {source.match_by}")  # fmt: skip
+
+    def _list(self, **options):
+        for s in UsageSource.objects.select_related("organization"):
+            self.stdout.write(
+                f"{s.slug}\t{s.organization.account_number}\t{s.format}\tclock {s.clock} ({s.time_format})\t"
+                f"match {s.match_by}\t{'active' if s.active else 'inactive'}"
+            )
+
+    def _parse_time(self, text, option):
+        from datetime import datetime
+
+        if not text:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise CommandError(f"{option} '{text}' is not an ISO date and time") from None
+        return value if value.tzinfo else timezone.make_aware(value)
+
+    def _identify(self, *, line, kind, value, since, until, **options):
+        try:
+            found = Line.objects.select_related("organization").get(number=line)
+        except Line.DoesNotExist:
+            raise CommandError(f"no line {line}") from None
+        start = self._parse_time(since, "--since") or timezone.now()
+        end = self._parse_time(until, "--until")
+        from django.db import IntegrityError
+
+        try:
+            with transaction.atomic():
+                LineIdentifier.objects.create(
+                    organization=found.organization, line=found, kind=kind, value=value.strip(),
+                    valid_from=start, valid_to=end,
+                )  # fmt: skip
+        except IntegrityError:
+            raise CommandError(
+                f"{kind} {value} already names a line of {found.organization.name} in that period"
+            ) from None
+        self.stdout.write(f"{found.number}: {kind} {value} from {start:%Y-%m-%d %H:%M %Z}")
+
+    def _identifiers(self, *, organization, **options):
+        org = self._organization(organization)
+        for i in LineIdentifier.objects.filter(organization=org).select_related("line").order_by("kind", "value"):
+            until = f" until {i.valid_to:%Y-%m-%d %H:%M}" if i.valid_to else ""
+            self.stdout.write(f"{i.kind}\t{i.value}\t{i.line.number}\tfrom {i.valid_from:%Y-%m-%d %H:%M}{until}")
