@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "billing",
     "portal",
 ]
+if not PRODUCTION:
+    # Demo seeding, the benchmark and the soak: development and test tooling, never in a production process.
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
