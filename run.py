@@ -133,7 +133,15 @@ def demo() -> None:
 
 
 def test(args: list[str]) -> int:
-    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        # The test run is an entry point too: it holds the embedded server and hands its URL to pytest (whose
+        # plugin reads the settings before any project code could start one).
+        from portal.db import embedded_database_url
+
+        say("starting embedded PostgreSQL in var/pgdata")
+        env["DATABASE_URL"] = embedded_database_url()
+    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
     LOGIN_THROTTLED = "auth.login_throttled", "Sign-in refused (too many failures)"
     LOGOUT = "auth.logout", "Signed out"
+    PASSWORD_SET = "auth.password_set", "Password set through a reset link"
     # API tokens.
     TOKEN_CREATED = "token.created", "API token created"
     TOKEN_USED = "token.used", "API token used"

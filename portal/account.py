@@ -19,7 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.audit import Actor, AuditAction, audit_write
 from billing.models import Organization
-from portal.models import ApiToken, Membership, Role
+from portal.models import ApiToken, Membership, Role, SavedView
 
 
 class AccountError(Exception):
@@ -201,3 +201,25 @@ def consent_set(*, organization: Organization, consent: bool, changed_by) -> Org
         details={"personalization_consent": consent},
     )
     return organization
+
+
+@transaction.atomic
+def saved_view_save(*, user, organization: Organization, name: str, query: str) -> SavedView:
+    """Bookmark the explorer's state under ``name`` (saving a name again replaces its query)."""
+    view, created = SavedView.objects.update_or_create(
+        user=user, organization=organization, name=name, defaults={"query": query}
+    )
+    _audit(
+        organization=organization,
+        user=user,
+        action=AuditAction.SAVED_VIEW_CREATED,
+        target=name,
+        details={"query": query[:1000], "replaced": not created},
+    )
+    return view
+
+
+@transaction.atomic
+def saved_view_remove(*, view: SavedView, user) -> None:
+    _audit(organization=view.organization, user=user, action=AuditAction.SAVED_VIEW_DELETED, target=view.name)
+    view.delete()

@@ -65,6 +65,26 @@ def embedded_database_url(pgdata: Path | None = None) -> str:
     return embedded_server(pgdata).get_uri()
 
 
+def start_embedded_database_if_needed() -> None:
+    """What the entry points call before Django reads its settings: without DATABASE_URL (and outside
+    production, whose settings refuse to start without one) start or attach to the embedded server."""
+    if os.environ.get("DATABASE_URL") or os.environ.get("PORTAL_ENV") == "production":
+        return
+    embedded_server()
+
+
+def running_embedded_database_url() -> str:
+    """The settings' DATABASE_URL when none is set: the embedded server this process started."""
+    if _server is None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set and the embedded PostgreSQL was not started: set DATABASE_URL, or start "
+            "through an entry point that starts it (manage.py, portal.wsgi, celery -A portal, run.py)"
+        )
+    return _server.get_uri()
+
+
 def stop_embedded_server() -> None:
     """Release this process's handle; the server stops when no other process of the project holds one."""
     global _server

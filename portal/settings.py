@@ -5,6 +5,7 @@ the embedded PostgreSQL and a filesystem Celery broker under ``var/``. ``PORTAL_
 to start without a real ``SECRET_KEY`` and turns on the secure-cookie/HSTS settings.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -59,6 +60,10 @@ INSTALLED_APPS = [
     "billing",
     "portal",
 ]
+if not PRODUCTION and importlib.util.find_spec("devtools") is not None:
+    # Demo seeding, the benchmark and the soak: development and test tooling of a checkout (not in the wheel),
+    # never in a production process.
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -95,15 +100,16 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
-# DATABASE_URL selects any PostgreSQL 14+; without it the embedded server in var/pgdata is started.
+# DATABASE_URL selects any PostgreSQL 14+; without it the embedded server in var/pgdata is used, which the
+# entry points start (manage.py, portal.wsgi, the celery command, run.py): importing the settings starts nothing.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     if PRODUCTION:
         raise ImproperlyConfigured("PORTAL_ENV=production needs DATABASE_URL (the embedded server is for demos)")
-    from portal.db import embedded_database_url
+    from portal.db import running_embedded_database_url
 
-    DATABASE_URL = embedded_database_url()
+    DATABASE_URL = running_embedded_database_url()
 # Persistent connections are checked before their first use in each request or Celery task, so a
 # database restart costs a reconnect instead of failing the next query on a dead connection.
 DATABASES = {
@@ -149,7 +155,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# CSS, JS and the vendored front-end libraries are the portal app's own (portal/static/), so they ship in the wheel.
+STATICFILES_DIRS: list = []
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -26,7 +26,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(template_name="registration/reset_confirm.html"),
+        views.PasswordSetView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -65,3 +65,35 @@ def user(username=None, password="correct horse battery staple", **kw):
 
 def membership(user, organization, role="admin", **kw) -> Membership:
     return Membership.objects.create(user=user, organization=organization, role=role, **kw)
+
+
+def offer_recommendation(organization, *, offer_code=None, **kw):
+    """A generic (not personalized) offer recommended to ``organization`` by a run of its own."""
+    from billing.models import Offer, OfferRecommendation, OfferRun
+
+    n = next(_seq)
+    offer = Offer.objects.create(
+        code=offer_code or f"offer-{n}",
+        kind=Offer.Kind.ADDON,
+        title=f"Test add-on {n}",
+        customer_copy="Calls abroad for less.",
+        plan=plan(currency=organization.currency),
+        overlay=True,
+        generic=True,
+        valid_from=date(2020, 1, 1),
+    )
+    at = datetime(2026, 11, 3, tzinfo=UTC)
+    run = OfferRun.objects.create(
+        organization=organization,
+        trigger="staff",
+        computed_at=at,
+        months=0,
+        personalized=False,
+        consent=False,
+        holdout=False,
+    )
+    defaults = dict(
+        rank=1, title=offer.title, personalized=False, currency=organization.currency, reason="", created_at=at
+    )
+    defaults.update(kw)
+    return OfferRecommendation.objects.create(organization=organization, run=run, offer=offer, **defaults)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from billing.demo.seed import demo_accounts
 from billing.models import Organization, Statement, UsageRecord
+from devtools.demo.seed import demo_accounts
 from tests.test_celery import database_url
 
 ROOT = Path(__file__).resolve().parent.parent

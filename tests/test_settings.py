@@ -91,3 +91,14 @@ def test_database_url_selects_an_external_postgresql():
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def test_development_tools_are_installed_in_development_only():
+    """The demo seeding, the benchmark and the soak (the ``devtools`` app) are not in a production process."""
+    tools = {"seed_demo", "benchmark", "soak"}
+    production = manage("help", "--commands", **PRODUCTION, SECRET_KEY=GOOD_KEY)
+    assert production.returncode == 0, production.stderr
+    assert "run_billing" in production.stdout.split() and not tools & set(production.stdout.split())
+    development = manage("help", "--commands", DATABASE_URL=os.environ.get("DATABASE_URL", PRODUCTION["DATABASE_URL"]))
+    assert development.returncode == 0, development.stderr
+    assert tools <= set(development.stdout.split())

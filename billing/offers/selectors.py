@@ -16,7 +16,6 @@ from billing.usage.scope import Scope
 
 # Offers and their explanations are billing information: administrators and analysts of the organization
 # with an unrestricted scope (a location manager or member never sees them).
-BILLING_ROLES = frozenset({"admin", "analyst"})
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class OfferView:
 
 
 def may_see_offers(scope: Scope) -> bool:
-    return scope.role in BILLING_ROLES and scope.location_ids is None and scope.person_ids is None
+    return scope.sees_offers
 
 
 def offers_for(*, scope: Scope, statement: Statement | None = None, now: datetime | None = None) -> list[OfferView]:

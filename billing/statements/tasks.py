@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from billing.contacts import billing_recipients
 from billing.models import Organization, Statement, WebhookDelivery
 from billing.offers.tasks import compute_statement_offers
 from billing.periods import last_closed_period, period_containing
@@ -114,19 +115,7 @@ def notify_statement_ready(statement_id: int) -> None:
     if statement is None:  # a message about a statement this database does not have: retrying won't help
         logger.warning("notify_statement_ready: no statement %s, message dropped", statement_id)
         return
-    from django.contrib.auth import get_user_model
-
-    recipients = sorted(
-        get_user_model()
-        .objects.filter(
-            memberships__organization=statement.organization,
-            memberships__role__in=["admin", "analyst"],
-            is_active=True,
-        )
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    recipients = billing_recipients(statement.organization)
     if not recipients:
         return
     send_mail(

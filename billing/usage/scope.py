@@ -1,4 +1,7 @@
-"""What part of an organization's data a caller may see. Built by the portal from a membership or token."""
+"""What part of an organization's data a caller may see. Built by the portal from a membership or token.
+
+This is the one access rule of the domain: selectors and services read these fields and never a role's name
+(roles are the portal's; ``portal.scopes.scope_for`` turns one into a Scope)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,24 @@ from billing.models import Line, Location, Organization, Person
 @dataclass(frozen=True)
 class Scope:
     organization: Organization
-    role: str
+    # The edge's name for the caller's role: a label (the API's viewer shows it), never compared in the domain.
+    role: str = ""
     # None means "all of the organization"; a set limits usage to records stamped with these ids.
     location_ids: frozenset[int] | None = None
     person_ids: frozenset[int] | None = None
     # Whether full other-party numbers may be shown (otherwise masked: +49 30 •••••• 78).
     reveal_numbers: bool = False
+    # Statements, payments, disputes and the organization's charges.
+    sees_billing: bool = False
+
+    @property
+    def whole_organization(self) -> bool:
+        return self.location_ids is None and self.person_ids is None
+
+    @property
+    def sees_offers(self) -> bool:
+        """Offers are priced on the whole organization's usage: only for callers who see all of it and its bills."""
+        return self.sees_billing and self.whole_organization
 
     @property
     def organization_id(self) -> int:

@@ -1,3 +1,4 @@
+# Over 400 lines: every usage read path (summary over three rollup levels, drill-down, comparisons) shares one scope filter and one cost model here; splitting by rollup level would split those.
 """Usage analytics: summaries grouped by any combination of dimensions, and drill-down to records.
 
 Summaries read the coarsest rollup table that answers exactly: ``UsageMonthly`` (per month, location,

@@ -5,8 +5,8 @@ from graphene_django import DjangoConnectionField, DjangoObjectType
 
 from billing.models import Line, Location, Organization, Person
 from billing.usage.scope import scoped_lines, scoped_locations, scoped_persons
-from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller
+from portal.api.permissions import Permission, require
 from portal.models import ApiToken, Role
 
 RoleEnum = graphene.Enum.from_enum(Role, description=lambda v: v.label if v else "A member's role")
@@ -28,8 +28,7 @@ class DescribedConnection(graphene.relay.Connection):
 
 
 def require_usage(info):
-    if not caller(info).may(ApiToken.Scope.USAGE_READ):
-        raise ApiError("this token lacks the usage:read scope", Codes.FORBIDDEN, scope="usage:read")
+    return require(info, Permission.USAGE)
 
 
 class LocationType(DjangoObjectType):
@@ -143,6 +142,10 @@ class Viewer(graphene.ObjectType):
     token_scopes = graphene.List(
         graphene.NonNull(TokenScopeEnum), description="Scopes of the API token used, or null for a browser session."
     )
+
+
+# What each root field and mutation of this module needs (checked by portal.api.permissions).
+PERMISSIONS = {"viewer": Permission.ANY_CALLER}
 
 
 class Query(graphene.ObjectType):

@@ -11,9 +11,8 @@ from billing.offers.privacy import PRIVACY_TEXT
 from billing.offers.selectors import offers_for, view_of
 from billing.offers.services import OfferError, offer_impressions_record, offer_respond
 from portal.actors import actor_of_request
-from portal.api.core.errors import ApiError, Codes
-from portal.api.core.nodes import caller, decode_id, encode_id
-from portal.models import ApiToken
+from portal.api.core.nodes import decode_id, encode_id
+from portal.api.permissions import Permission, require
 
 OfferDecisionEnum = graphene.Enum(
     "OfferDecision", [("ACCEPT", "accepted"), ("DECLINE", "declined")], description="An answer to an offer."
@@ -36,12 +35,7 @@ RespondToOfferErrorCode = graphene.Enum(
 
 
 def offers_caller(info):
-    c = caller(info)
-    if not c.may(ApiToken.Scope.OFFERS):
-        raise ApiError("this token lacks the offers scope", Codes.FORBIDDEN, scope="offers")
-    if not c.sees_billing:
-        raise ApiError("your role may not see offers (administrators and analysts may)", Codes.FORBIDDEN)
-    return c
+    return require(info, Permission.OFFERS)
 
 
 class OfferType(graphene.ObjectType):
@@ -99,6 +93,14 @@ def shown_offers(info, statement=None) -> list[OfferType]:
 
 def resolve_statement_offers(statement, info):
     return shown_offers(info, statement)
+
+
+# What each root field and mutation of this module needs (checked by portal.api.permissions).
+PERMISSIONS = {
+    "offers": Permission.OFFERS,
+    "offerPrivacyNotice": Permission.ANY_CALLER,  # the same text as the public privacy page
+    "respondToOffer": Permission.OFFERS,
+}
 
 
 class Query(graphene.ObjectType):

@@ -4,6 +4,7 @@ import graphene
 
 from portal.api import accounts, offers, statements, usage, webhooks
 from portal.api.core.nodes import ScopedNode
+from portal.api.permissions import Permission, protect_schema
 
 
 class Query(accounts.Query, usage.Query, statements.Query, offers.Query, webhooks.Query, graphene.ObjectType):
@@ -19,3 +20,14 @@ class Mutation(statements.Mutation, offers.Mutation, webhooks.Mutation, graphene
 
 
 schema = graphene.Schema(query=Query, mutation=Mutation, types=[usage.UsageRecordType])
+
+# Every root field and mutation declares what it needs in its module; checked in one place (fail closed).
+PERMISSIONS = {
+    "node": Permission.ANY_CALLER,  # each type's get_queryset applies that type's own permission
+    **accounts.PERMISSIONS,
+    **usage.PERMISSIONS,
+    **statements.PERMISSIONS,
+    **offers.PERMISSIONS,
+    **webhooks.PERMISSIONS,
+}
+protect_schema(schema.graphql_schema, PERMISSIONS)

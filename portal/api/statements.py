@@ -7,9 +7,9 @@ from graphene_django import DjangoConnectionField, DjangoObjectType
 from billing.models import Statement, StatementBreakdown, StatementLine
 from portal.actors import actor_of_request
 from portal.api.accounts import DescribedConnection
-from portal.api.core.errors import ApiError, Codes
-from portal.api.core.nodes import ScopedNode, caller
-from portal.models import ApiToken
+from portal.api.core.errors import Codes
+from portal.api.core.nodes import ScopedNode
+from portal.api.permissions import Permission, require
 
 StatementStatusEnum = graphene.Enum(
     "StatementStatus",
@@ -21,11 +21,7 @@ PdfStatusEnum = graphene.Enum("PdfStatus", [(s.name, s.value) for s in Statement
 
 def visible_statements(info):
     """Issued statements of the caller's organization, for roles (and tokens) that may see billing."""
-    c = caller(info)
-    if not c.may(ApiToken.Scope.STATEMENTS_READ):
-        raise ApiError("this token lacks the statements:read scope", Codes.FORBIDDEN, scope="statements:read")
-    if not c.sees_billing:
-        raise ApiError("your role may not see statements (administrators and analysts may)", Codes.FORBIDDEN)
+    c = require(info, Permission.STATEMENTS)
     return Statement.objects.filter(organization=c.scope.organization).exclude(status=Statement.Status.DRAFT)
 
 
@@ -127,6 +123,14 @@ class StatementType(DjangoObjectType):
         return [b for b in rows if dimension is None or b.dimension == dimension]
 
 
+# What each root field and mutation of this module needs (checked by portal.api.permissions).
+PERMISSIONS = {
+    "statements": Permission.STATEMENTS,
+    "statement": Permission.STATEMENTS,
+    "disputeStatementLine": Permission.DISPUTE,
+}
+
+
 class Query(graphene.ObjectType):
     statements = DjangoConnectionField(StatementType, description="Issued statements, newest first.")
     statement = graphene.Field(
@@ -196,9 +200,7 @@ class DisputeStatementLine(graphene.Mutation):
         from billing.statements.disputes import dispute_open
         from billing.statements.services import BillingError
 
-        c = caller(info)
-        if not c.may(ApiToken.Scope.STATEMENTS_DISPUTE):
-            raise ApiError("this token lacks the statements:dispute scope", Codes.FORBIDDEN, scope="statements:dispute")
+        c = require(info, Permission.DISPUTE)
         statement = visible_statements(info).filter(number=number).first()
         line = StatementLine.objects.filter(statement=statement, position=line_position).first() if statement else None
         if line is None:

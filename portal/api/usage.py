@@ -10,6 +10,7 @@ from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, Usag
 from portal.api.accounts import LineType, LocationType, PersonType, require_usage
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller, decode_ids, encode_id
+from portal.api.permissions import Permission
 
 DimensionEnum = graphene.Enum.from_enum(Dimension, name="UsageDimension", description="A way to group usage.")
 MetricEnum = graphene.Enum.from_enum(Metric, name="UsageMetric", description="A measure of usage.")
@@ -234,6 +235,10 @@ def _wrap(fn):
         return fn()
     except UsageQueryError as exc:
         raise ApiError(str(exc), exc.code, field=exc.field) from None
+
+
+# What each root field and mutation of this module needs (checked by portal.api.permissions).
+PERMISSIONS = {"usageSummary": Permission.USAGE, "usageRecords": Permission.USAGE}
 
 
 class Query(graphene.ObjectType):

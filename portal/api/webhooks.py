@@ -7,16 +7,12 @@ from billing.webhooks import EVENTS, WebhookError, webhook_register
 from portal.actors import actor_of_request
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import caller
+from portal.api.permissions import Permission, require
 from portal.api.statements import MutationError
-from portal.models import ApiToken, Role
 
 
 def _admin_endpoints(info):
-    c = caller(info)
-    if not c.may(ApiToken.Scope.WEBHOOKS):
-        raise ApiError("this token lacks the webhooks:manage scope", Codes.FORBIDDEN, scope="webhooks:manage")
-    if c.membership.role != Role.ADMIN:
-        raise ApiError("only administrators manage webhooks", Codes.FORBIDDEN)
+    c = require(info, Permission.WEBHOOKS)
     return WebhookEndpoint.objects.filter(organization=c.scope.organization)
 
 
@@ -68,6 +64,10 @@ class WebhookEndpointType(graphene.ObjectType):
         if not 1 <= first <= 100:
             raise ApiError("first must be between 1 and 100", Codes.PAGE_TOO_LARGE, field="first")
         return endpoint.deliveries.prefetch_related("attempts")[:first]
+
+
+# What each root field and mutation of this module needs (checked by portal.api.permissions).
+PERMISSIONS = {"webhookEndpoints": Permission.WEBHOOKS, "registerWebhook": Permission.WEBHOOKS}
 
 
 class Query(graphene.ObjectType):

@@ -16,10 +16,8 @@ from billing.offers.privacy import PRIVACY_TEXT, PRIVACY_TITLE
 from billing.offers.selectors import offers_for
 from billing.offers.services import OfferError, offer_impressions_record, offer_respond
 from portal.actors import actor_of_request
-from portal.models import Membership, Role
-from portal.scopes import scope_for
-
-BILLING_ROLES = (Role.ADMIN, Role.ANALYST)
+from portal.models import Membership
+from portal.scopes import BILLING_ROLES, scope_for
 
 
 def offers_panel_context(request, membership: Membership, statement=None) -> dict:

@@ -6,12 +6,13 @@ billing.usage.selectors answer within the caller's scope, and the page shapes th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,6 +30,7 @@ from billing.usage.selectors import (
     usage_records,
     usage_summary,
 )
+from portal.account import saved_view_remove, saved_view_save
 from portal.models import SavedView
 from portal.web.access import portal_view
 from portal.web.usage_forms import (
@@ -331,13 +333,8 @@ def saved_view_create(request):
         messages.error(request, "Give the view a name to save it.")
         return redirect(reverse("usage") + ("?" + query if query else ""))
     organization = request.caller.scope.organization
-    try:
-        with transaction.atomic():
-            SavedView.objects.update_or_create(
-                user=request.user, organization=organization, name=name, defaults={"query": query}
-            )
-    except IntegrityError:  # a concurrent save of the same name: the other one wins
-        pass
+    with contextlib.suppress(IntegrityError):  # a concurrent save of the same name: the other one wins
+        saved_view_save(user=request.user, organization=organization, name=name, query=query)
     messages.success(request, f"Saved the view “{name}”.")
     return redirect(reverse("usage") + ("?" + query if query else ""))
 
@@ -345,12 +342,13 @@ def saved_view_create(request):
 @portal_view()
 @require_POST
 def saved_view_delete(request, view_id: int):
-    view = SavedView.objects.filter(pk=view_id, user=request.user, organization=request.caller.scope.organization)
-    if not view.exists():
+    view = SavedView.objects.filter(
+        pk=view_id, user=request.user, organization=request.caller.scope.organization
+    ).first()
+    if view is None:
         raise Http404("No such saved view")
-    name = view.first().name
-    view.delete()
-    messages.success(request, f"Deleted the view “{name}”.")
+    saved_view_remove(view=view, user=request.user)
+    messages.success(request, f"Deleted the view “{view.name}”.")
     return redirect("usage")
 
 

@@ -1,10 +1,13 @@
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from billing.audit import Actor, AuditAction, audit_write
+from portal.actors import client_address
 from portal.models import Membership
 from portal.web.access import portal_view
 from portal.web.dashboard import dashboard_context
@@ -38,3 +41,20 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+class PasswordSetView(auth_views.PasswordResetConfirmView):
+    """Django's set-password page (the link of an invitation or a reset), with its audit row."""
+
+    template_name = "registration/reset_confirm.html"
+
+    def form_valid(self, form):
+        with transaction.atomic():  # the new password and its audit row, together
+            response = super().form_valid(form)
+            audit_write(
+                organization=None,
+                action=AuditAction.PASSWORD_SET,
+                actor=Actor(user=form.user, ip_address=client_address(self.request)),
+                target=form.user.get_username(),
+            )
+        return response

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from billing.demo.seed import DEMO_PASSWORD
 from billing.models import Line, LineAssignment, Location, Organization, UsageRecord
+from devtools.demo.seed import DEMO_PASSWORD
 
 ARGS = ["--scale", "0.2", "--months", "2", "--end", "2026-11-01"]
 

@@ -8,12 +8,12 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection, transaction
 
-from billing.demo.catalog import ensure_catalog
-from billing.demo.offers import ensure_offer_catalog
 from billing.models import LinePlan, Offer, OfferRun, Plan, PlanAllowance, PlanRate, Statement
 from billing.periods import billing_period
 from billing.statements.services import statement_issue
 from billing.usage.writer import usage_records_write
+from devtools.demo.catalog import ensure_catalog
+from devtools.demo.offers import ensure_offer_catalog
 from tests.fixtures_billing import usage
 
 ISSUED_AT = datetime(2026, 11, 20, 12, tzinfo=UTC)

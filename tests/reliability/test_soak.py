@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from portal.benchmark.soak import MAX_PROCESS_MIB, memory_verdict
+from devtools.benchmark.soak import MAX_PROCESS_MIB, memory_verdict
 from tests.test_benchmark import run_quick
 
 KINDS = {

@@ -1,3 +1,4 @@
+# Over 400 lines: the demo's organizations, people and a year of usage are data written as code; development tooling.
 """Deterministic demo data: four business customers of different shapes with months of realistic usage.
 
 Everything random comes from ``random.Random`` instances derived from the seed (never the global
@@ -21,12 +22,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
-from billing.demo.catalog import ensure_catalog, plan_code
-from billing.demo.offers import ensure_offer_catalog
 from billing.models import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.choices import duration_band
 from billing.numbers import classify
 from billing.usage.writer import NewUsageRecord, usage_records_write
+from devtools.demo.catalog import ensure_catalog, plan_code
+from devtools.demo.offers import ensure_offer_catalog
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - documented demo login, printed by seed_demo
 FIRST = [

@@ -3,7 +3,7 @@
 Like the benchmark it never runs on the development data: it re-runs itself attached to its own
 embedded database (``var/soak/pgdata``, files under ``var/soak``; ``var/soak-quick`` for ``--quick``),
 or to ``--database-url`` / ``BENCHMARK_DATABASE_URL``, where it reuses or builds a demo dataset.
-See portal/benchmark/soak.py for what is sent, checked and sampled.
+See devtools/benchmark/soak.py for what is sent, checked and sampled.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.benchmark.child import is_child, rerun_as_child
+from devtools.benchmark.child import is_child, rerun_as_child
 from portal.workers import celery_worker_argv
 
 CHILD_FLAG = "PORTAL_SOAK_CHILD"
@@ -81,8 +81,8 @@ class Command(BaseCommand):
         return self._run(options)
 
     def _run(self, options):
-        from portal.benchmark import setup
-        from portal.benchmark import soak as s
+        from devtools.benchmark import setup
+        from devtools.benchmark import soak as s
 
         quick = options["quick"]
         seconds = options["seconds"] or (50.0 if quick else options["minutes"] * 60)
@@ -187,7 +187,7 @@ class Command(BaseCommand):
     @staticmethod
     def _collectstatic():
         """Production mode serves static files from the manifest that collectstatic writes."""
-        from portal.benchmark.setup import child_env
+        from devtools.benchmark.setup import child_env
 
         env = child_env(
             PORTAL_ENV="production",
@@ -205,7 +205,7 @@ class Command(BaseCommand):
 
     def _worker(self, options, tasks_per_child, workdir: Path):
         """A real Celery worker (prefork) with the recycling settings; returns it and how to send it tasks."""
-        from portal.benchmark.setup import ROOT, child_env
+        from devtools.benchmark.setup import ROOT, child_env
 
         extra = {"DEBUG": "false"}
         if tasks_per_child:

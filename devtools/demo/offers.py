@@ -1,14 +1,14 @@
 """The demo offer catalog: packs, plan changes, an add-on and a retention offer, in each currency.
 
-The packs and plans come from billing.demo.catalog (the same catalog the lines are on); two plans exist
+The packs and plans come from devtools.demo.catalog (the same catalog the lines are on); two plans exist
 only to be offered: a pooled national allowance add-on and a light plan for customers whose usage falls.
 """
 
 from datetime import date
 from decimal import Decimal as D
 
-from billing.demo.catalog import FX, LONG_AGO, plan_code
 from billing.models import Offer, Plan, PlanAllowance, PlanRate
+from devtools.demo.catalog import FX, LONG_AGO, plan_code
 
 # Plans that exist only as offers: code -> (name, kind, fee, voice rates {(category, zone): price}, allowances)
 OFFER_PLANS = {

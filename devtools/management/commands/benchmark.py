@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.benchmark.child import is_child, rerun_as_child
+from devtools.benchmark.child import is_child, rerun_as_child
 
 CHILD_FLAG = "PORTAL_BENCHMARK_CHILD"
 PASSED = (  # the options the child gets
@@ -77,8 +77,8 @@ class Command(BaseCommand):
         return chosen
 
     def _run(self, options):
-        from portal.benchmark import Report, setup
-        from portal.benchmark import figures as f
+        from devtools.benchmark import Report, setup
+        from devtools.benchmark import figures as f
 
         quick = options["quick"]
         records = options["records"] or (20_000 if quick else 500_000)

@@ -22,8 +22,6 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.demo.catalog import ensure_catalog, plan_code
-from billing.demo.seed import demo_accounts, seed_demo, seed_reset
 from billing.models import (
     Line,
     LineAssignment,
@@ -41,6 +39,8 @@ from billing.periods import last_closed_period
 from billing.statements.pdf import statement_render
 from billing.statements.services import statement_issue
 from billing.usage.writer import NewUsageRecord, usage_records_write
+from devtools.demo.catalog import ensure_catalog, plan_code
+from devtools.demo.seed import demo_accounts, seed_demo, seed_reset
 from portal.api.core.auth import token_create
 from portal.models import Membership
 

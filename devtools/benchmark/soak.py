@@ -1,3 +1,4 @@
+# Over 400 lines: the soak's traffic mix, its checks and its memory sampling belong to one run; development tooling.
 """The soak test behind ``manage.py soak``: a sustained mixed load with the memory of every process sampled.
 
 It starts the production-mode gunicorn (``portal/gunicorn_conf.py``, workers recycled after
@@ -30,9 +31,9 @@ import psutil
 from django.conf import settings
 from django.db import connections
 
-from billing.demo.seed import DEMO_PASSWORD, demo_accounts
 from billing.models import Location, Statement
-from portal.benchmark import percentile
+from devtools.benchmark import percentile
+from devtools.demo.seed import DEMO_PASSWORD, demo_accounts
 from portal.models import Membership
 
 # --- the memory bound -----------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+# Over 400 lines: one function per benchmark figure, side by side so a run measures them in one process; development tooling.
 """The seven figures of the benchmark, each beside its baseline measured in the same run."""
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ from billing.periods import last_closed_period
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
 from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Period, usage_summary, whole_months
-from portal.api.core import limits
-from portal.api.schema import schema
-from portal.benchmark import Report, percentile, timed
-from portal.benchmark.setup import (
+from devtools.benchmark import Report, percentile, timed
+from devtools.benchmark.setup import (
     THROWAWAY_PREFIX,
     child_env,
     throwaway_create,
     throwaway_usage,
     throwaways_remove,
 )
+from portal.api.core import limits
+from portal.api.schema import schema
 from portal.workers import celery_worker_argv
 
 

@@ -3,8 +3,8 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.demo.seed import DEMO_PASSWORD, demo_accounts, seed_demo, seed_reset
 from billing.models import Organization
+from devtools.demo.seed import DEMO_PASSWORD, demo_accounts, seed_demo, seed_reset
 
 
 class Command(BaseCommand):
