@@ -1,60 +1,36 @@
-"""CSV and XLSX exports of the usage explorer's table and of a drill-down, and large exports in Celery.
-
-Every text cell goes through ``safe_cell`` (the statement CSV's formula guard): a cell starting with
-=, +, -, @, tab or CR could run as a formula in a spreadsheet. Numbers are written as numbers. Every
-export and download is in the audit log.
+"""The export views: the usage explorer's table and a drill-down as CSV or XLSX (small ones at once, large ones as a
+Celery job with a progress page), each in the audit log. What is written, and how cells are protected
+from running as formulas, is ``portal.exports``.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import os
-from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from openpyxl import Workbook
 
 from billing.audit import AuditAction, audit_write
-from billing.usage.scope import Scope
-from billing.usage.selectors import MAX_PAGE, UsageQueryError, usage_records, usage_summary
+from billing.usage.selectors import UsageQueryError
 from portal.actors import actor_of_request
+from portal.exports import (
+    FORMATS,
+    count_records,
+    csv_lines,
+    export_dir,
+    record_header,
+    record_rows,
+    summary_table,
+    write_xlsx,
+)
 from portal.models import ExportJob
+from portal.tasks import export_usage_records
 from portal.web.access import portal_view
-from portal.web.statements import CALL_COLUMNS, _Echo, safe_cell
-from portal.web.usage import add_selector_error, explore
-from portal.web.usage_forms import DIMENSION_LABELS, RecordsForm, UsageQuery, UsageQueryForm, resolved_params
-
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-
-def _cell(value):
-    return safe_cell(value) if isinstance(value, str) else value
-
-
-def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([_cell(h) for h in header])
-    for row in rows:
-        yield writer.writerow(["" if v is None else _cell(v) for v in row])
-
-
-def write_xlsx(target, header: list[str], rows: Iterable[list], *, title: str) -> None:
-    """Stream rows into an XLSX file (openpyxl's write-only mode keeps memory flat)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.append([_cell(h) for h in header])
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-    workbook.save(target)
+from portal.web.usage import add_selector_error
+from portal.web.usage_forms import RecordsForm, UsageQueryForm, resolved_params
 
 
 def _audit(request, action: AuditAction, target: str, details: dict) -> None:
@@ -76,53 +52,6 @@ def _response(fmt: str, header, rows, filename: str, title: str):
         response = StreamingHttpResponse(csv_lines(header, rows), content_type=FORMATS["csv"])
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
-
-
-# --- The explorer table ----------------------------------------------------------------------------
-
-
-def summary_table(scope: Scope, query: UsageQuery, params) -> tuple[list[str], list[list]]:
-    explored = explore(scope, query, params)
-    currency = scope.organization.currency
-    metric = explored.metric.value
-    header = [DIMENSION_LABELS[d] for d in query.group_by] + [
-        "records",
-        "calls",
-        "minutes",
-        "billable_minutes",
-        "messages",
-        "data_mb",
-        "average_call_seconds",
-        "longest_call_seconds",
-        f"cost_{currency}",
-        f"previous_{metric}",
-        f"change_{metric}",
-        "change_percent",
-    ]
-
-    def line(labels, t, prev, delta, pct):
-        return [
-            *labels,
-            t.records,
-            t.calls,
-            t.minutes,
-            t.billable_minutes,
-            t.messages,
-            t.data_mb,
-            t.average_call_seconds,
-            t.longest_call_seconds,
-            t.cost,
-            prev.metric(explored.metric) if prev is not None else None,
-            delta,
-            pct,
-        ]
-
-    rows = [line([str(k.label) for k in r.keys], r.totals, r.previous, r.delta, r.pct) for r in explored.rows]
-    totals_label = ["Total"] + [""] * (len(query.group_by) - 1)
-    rows.append(
-        line(totals_label, explored.summary.totals, explored.previous_totals, explored.total_delta, explored.total_pct)
-    )
-    return header, rows
 
 
 @portal_view()
@@ -151,59 +80,6 @@ def usage_export(request):
     return _response(fmt, header, rows, filename, "Usage")
 
 
-# --- Drill-down ------------------------------------------------------------------------------------
-
-
-def record_rows(scope: Scope, form: RecordsForm, progress=None) -> Iterator[list]:
-    """Every call of a drill-down, page after page through the scoped selector (keyset pagination)."""
-    query = form.query()
-    order, descending = form.record_order()
-    tz = scope.organization.tz
-    after, done = None, 0
-    while True:
-        page = usage_records(
-            scope=scope,
-            period=query.period,
-            filters=query.filters,
-            order_by=order,
-            descending=descending,
-            first=MAX_PAGE,
-            after=after,
-        )
-        for r in page.records:
-            yield [
-                r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
-                r.line.number,
-                r.person.name if r.person else "",
-                r.location.name if r.location else "",
-                r.usage_type,
-                r.direction,
-                "yes" if r.answered else "no",
-                r.destination if scope.reveal_numbers else r.destination_masked,
-                r.category,
-                r.country,
-                r.duration_seconds,
-                r.billable_seconds,
-                r.data_bytes,
-                r.cost,
-            ]
-        done += len(page.records)
-        if progress:
-            progress(done)
-        if not page.has_next_page:
-            return
-        after = page.end_cursor
-
-
-def record_header(scope: Scope) -> list[str]:
-    return [*CALL_COLUMNS, f"cost_{scope.organization.currency}"]
-
-
-def count_records(scope: Scope, query: UsageQuery) -> int:
-    """How many records a drill-down has, from the rollups (no scan of the calls)."""
-    return usage_summary(scope=scope, period=query.period, group_by=[], filters=query.filters).totals.records
-
-
 @portal_view()
 def records_export(request):
     fmt = request.GET.get("format", "csv")
@@ -223,8 +99,6 @@ def records_export(request):
     period = form.cleaned_data["resolved_period"]
     target = f"{period.start}..{period.end}"
     if total > settings.PORTAL_EXPORT_SYNC_MAX_RECORDS:
-        from portal.tasks import export_usage_records
-
         with transaction.atomic():  # the job and its audit row, together
             job = ExportJob.objects.create(
                 organization=scope.organization,
@@ -250,10 +124,6 @@ def records_export(request):
 
 
 # --- Export jobs -----------------------------------------------------------------------------------
-
-
-def export_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "exports"
 
 
 def _job(request, job_id: int) -> ExportJob:
@@ -304,22 +174,3 @@ def export_download(request, job_id: int):
         filename=f"calls-{job.organization.account_number}-{job.params.get('start', [''])[0]}-"
         f"{job.params.get('end', [''])[0]}.{job.file_format}",
     )
-
-
-def write_job_file(job: ExportJob, scope: Scope, form: RecordsForm, progress) -> str:
-    """Write the export beside its final name, then rename: a download never sees half a file."""
-    directory = export_dir() / str(job.organization_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"{job.organization_id}/job-{job.id}.{job.file_format}"
-    final = export_dir() / name
-    partial = final.with_suffix(final.suffix + ".part")
-    rows = record_rows(scope, form, progress=progress)
-    if job.file_format == "xlsx":
-        with partial.open("wb") as fh:
-            write_xlsx(fh, record_header(scope), rows, title="Calls")
-    else:
-        with partial.open("w", newline="", encoding="utf-8") as fh:
-            for chunk in csv_lines(record_header(scope), rows):
-                fh.write(chunk)
-    os.replace(partial, final)
-    return name
