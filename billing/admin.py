@@ -4,7 +4,9 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import render
 
+from billing.ingest.batches import VoidError, import_batch_void
 from billing.models import (
     Adjustment,
     Dispute,
@@ -178,12 +180,54 @@ class ImportRejectionInline(admin.TabularInline):
     can_delete = False
 
 
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept with the batch and in the audit log"
+    )
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ["filename", "source", "format", "status", "rows", "loaded", "duplicates", "rejected", "started_at"]
+    list_display = [
+        "id",
+        "filename",
+        "source",
+        "format",
+        "status",
+        "rows",
+        "loaded",
+        "duplicates",
+        "rejected",
+        "started_at",
+    ]
     list_filter = ["status", "source"]
-    readonly_fields = ["warnings"]
     inlines = [ImportRejectionInline]
+    actions = ["void_imports"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An import is a record of what happened: nothing of it is edited by hand (voiding is the action).
+        return [field.name for field in ImportBatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Void the selected imports (remove their records so a corrected file can be loaded)")
+    def void_imports(self, request, queryset):
+        form = VoidForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return render(
+                request,
+                "admin/billing/importbatch/void.html",
+                {**self.admin_site.each_context(request), "batches": queryset, "form": form, "opts": self.model._meta},
+            )
+        for batch in queryset.order_by("pk"):
+            try:
+                voided = import_batch_void(batch_id=batch.pk, reason=form.cleaned_data["reason"], user=request.user)
+            except VoidError as exc:
+                self.message_user(request, f"Batch {batch.pk} not voided: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Batch {voided.pk} voided: {voided.voided_records} records removed.")
+        return None
 
 
 @admin.register(WebhookEndpoint)

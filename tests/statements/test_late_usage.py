@@ -168,3 +168,22 @@ def test_the_import_summary_says_how_many_records_were_late(billed_org, tmp_path
     call_command("import_usage", str(path), "--format", "native", stdout=out)
     assert "3 loaded" in out.getvalue()
     assert "late: 2 records are from periods already billed" in out.getvalue()
+
+
+def test_staff_void_an_import_in_the_admin_with_a_reason(billed_org, tmp_path, admin_client):
+    from billing.models import ImportBatch
+
+    batch = _import(tmp_path, LATE_FILE).batch_id
+    url = "/admin/billing/importbatch/"
+    asked = admin_client.post(url, {"action": "void_imports", "_selected_action": [batch]})
+    assert asked.status_code == 200 and "Void these imports" in asked.content.decode()
+    assert ImportBatch.objects.get(pk=batch).status == "done"  # nothing happens before the reason is given
+    done = admin_client.post(
+        url,
+        {"action": "void_imports", "_selected_action": [batch], "apply": "1", "reason": "wrong source"},
+        follow=True,
+    )
+    assert "records removed" in done.content.decode()
+    voided = ImportBatch.objects.get(pk=batch)
+    assert (voided.status, voided.void_reason, voided.voided_by.username) == ("voided", "wrong source", "admin")
+    assert admin_client.get(f"{url}{batch}/change/").status_code == 200
