@@ -1,4 +1,5 @@
-"""Phone numbers: normalizing to E.164, classifying destinations, masking for display.
+"""Phone numbers: reading dialled digits by a dial plan, normalizing to E.164, classifying destinations,
+masking for display. The reading order is the README's "How dialled numbers are read".
 
 Classification is by number prefix with Google's libphonenumber metadata (the ``phonenumbers``
 package): country, number type (toll-free, premium, mobile, fixed) and, for fixed numbers in the
@@ -91,6 +92,13 @@ class DialPlan:
         inbound caller id ``030901820`` is the national number +49 30 901820.
         """
         return replace(self, outside_prefix="") if self.outside_prefix else self
+
+
+def _plan(dialplan: DialPlan | None, region: str) -> DialPlan:
+    """The plan to read by: the source's, in the organization's country when it names none."""
+    if dialplan is None:
+        return default_dialplan(region)
+    return dialplan if dialplan.country else replace(dialplan, country=region)
 
 
 @lru_cache(maxsize=256)
@@ -409,8 +417,7 @@ def normalize(raw: str, region: str, dialplan: DialPlan | None = None) -> str | 
     Reads as ``classify`` does, but without a caller's line, so digits without an area code are not local
     numbers here. For a DID or an inbound caller id pass ``dialplan.for_inbound()``.
     """
-    plan = dialplan or default_dialplan(region)
-    what, number = _read(_clean(raw), _rules(plan), None)
+    what, number = _read(_clean(raw), _rules(_plan(dialplan, region)), None)
     return number if what == "number" else None
 
 
@@ -424,8 +431,8 @@ def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | No
     is measured from. Cached per call, and below that the reading per (digits, plan, region, caller's
     area code), so that the lines of one area share it.
     """
-    plan = dialplan or default_dialplan(region)
-    return _destination(dialled, plan, region, _own_area(own_number, plan.country or region))
+    plan = _plan(dialplan, region)
+    return _destination(dialled, plan, region, _own_area(own_number, plan.country))
 
 
 def is_own_line(destination: Destination, own_numbers: Container[str]) -> bool:

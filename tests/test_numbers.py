@@ -273,6 +273,12 @@ def test_declared_prefixes_replace_the_countrys():
     assert classify("30 901820", "+493012345601", "DE", plan).number == "+4930901820"  # national, no prefix
 
 
+def test_a_dial_plan_without_a_country_reads_in_the_organizations():
+    plan = DialPlan("", outside_prefix="9", extension_lengths=(3, 4))
+    assert classify("9 011 44 20 7946 0123", US_LINE, "US", plan).number == "+442079460123"
+    assert normalize("9 1 212 555 0123", "US", plan) == "+12125550123"
+
+
 def test_inbound_caller_ids_are_read_without_the_outside_prefix():
     # Outbound, 0 + 30901820 is the outside line + a Berlin local number; a caller id 030901820 is national.
     assert classify("030901820", DE_LINE, "DE", DE).number == "+493030901820"
