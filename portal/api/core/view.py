@@ -4,7 +4,7 @@ Written on graphql-core directly (not graphene-django's view) so that every refu
 known order, before any SQL, with a stable error code:
 method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
 (token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
-rate limit → execution in a read-only-by-default transaction with a statement timeout.
+argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a read-only-by-default transaction with a statement timeout.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from portal.api.core import limits
+from portal.api.core import arguments, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.api.core.errors import ApiError, Codes
 from portal.web.security import POLICY
@@ -239,6 +239,10 @@ class GraphQLView(View):
                     status=400,
                 )
             VALID_DOCUMENTS.add(query, document)
+        try:
+            arguments.check_arguments(schema, document, operation, variables)
+        except ApiError as exc:
+            return JsonResponse({"errors": [exc.formatted]}, status=400)
         cost = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
         try:
