@@ -243,6 +243,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Sign-in throttling (portal.signin): failures counted from the audit log, shared by every process.
+# Webhook endpoints: port 443 always, these others too (comma-separated), e.g. "8443".
+WEBHOOK_ALLOWED_PORTS = [int(p) for p in os.environ.get("WEBHOOK_ALLOWED_PORTS", "").split(",") if p.strip()]
 LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
 LOGIN_THROTTLE_USERNAME_FAILURES = int(os.environ.get("LOGIN_THROTTLE_USERNAME_FAILURES", "5"))
 LOGIN_THROTTLE_IP_FAILURES = int(os.environ.get("LOGIN_THROTTLE_IP_FAILURES", "20"))
