@@ -242,13 +242,19 @@ CELERY_BEAT_SCHEDULE = {
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
 }
 
-# Sign-in throttling (portal.signin): failures counted from the audit log, shared by every process.
-# Webhook endpoints: port 443 always, these others too (comma-separated), e.g. "8443".
-WEBHOOK_ALLOWED_PORTS = [int(p) for p in os.environ.get("WEBHOOK_ALLOWED_PORTS", "").split(",") if p.strip()]
+# Sign-in throttling (portal.signin): atomic counters (Redis, or a table) shared by every process.
 LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
 LOGIN_THROTTLE_USERNAME_FAILURES = int(os.environ.get("LOGIN_THROTTLE_USERNAME_FAILURES", "5"))
 LOGIN_THROTTLE_IP_FAILURES = int(os.environ.get("LOGIN_THROTTLE_IP_FAILURES", "20"))
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # invitation and reset links work for three days
+PASSWORD_RESET_THROTTLE_WINDOW_SECONDS = int(os.environ.get("PASSWORD_RESET_THROTTLE_WINDOW_SECONDS", "3600"))
+PASSWORD_RESET_THROTTLE_EMAILS = int(os.environ.get("PASSWORD_RESET_THROTTLE_EMAILS", "3"))  # per email address
+PASSWORD_RESET_THROTTLE_IP = int(os.environ.get("PASSWORD_RESET_THROTTLE_IP", "10"))  # per client address
+# Reverse proxies in front of the portal that append the client to X-Forwarded-For (a TLS front end: 1).
+# 0 ignores the header (REMOTE_ADDR is the client); more than there are lets clients choose their address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Webhook endpoints: port 443 always, these others too (comma-separated), e.g. "8443".
+WEBHOOK_ALLOWED_PORTS = [int(p) for p in os.environ.get("WEBHOOK_ALLOWED_PORTS", "").split(",") if p.strip()]
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
 # Drill-down exports with more records than this run in Celery (progress page, download when ready).

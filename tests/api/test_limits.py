@@ -156,6 +156,17 @@ def test_rate_limit_in_cost_points(acme, api, token_for, settings, monkeypatch):
     assert statuses[-1] == 429
     status, body = client_api.post(query)
     assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED" and "per minute" in body["errors"][0]["message"]
+    response = client_api.client.post(
+        "/graphql/",
+        json.dumps({"query": query}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {client_api.token}",
+    )
+    assert response.status_code == 429
+    assert (
+        1 <= int(response["Retry-After"]) <= 61
+        and f"retry after {response['Retry-After']} s" in response.json()["errors"][0]["message"]
+    )
 
 
 def test_introspection_can_be_switched_off(client_api, settings):

@@ -29,7 +29,7 @@ from graphql import GraphQLError, OperationType, execute, get_operation_ast, par
 from portal.api.core import arguments, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.api.core.errors import ApiError, Codes
-from portal.web.security import POLICY
+from portal.web.security import POLICY, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _error(message: str, code: str, status: int, **extensions) -> JsonResponse:
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(request)  # through TRUSTED_PROXY_COUNT proxies, as for sign-in
 
 
 def _wants_html(request) -> bool:
@@ -179,16 +179,16 @@ class GraphQLView(View):
         used = cache.incr(key, cost)
         reset_at = (window + 1) * RATE_WINDOW_SECONDS
         if used > RATE_LIMIT_POINTS:
-            raise _Refused(
-                _error(
-                    f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; "
-                    f"retry after {int(reset_at - time.time()) + 1} s",
-                    Codes.RATE_LIMITED,
-                    429,
-                    limit=RATE_LIMIT_POINTS,
-                    resetAt=reset_at,
-                )
+            retry_after = int(reset_at - time.time()) + 1
+            response = _error(
+                f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; retry after {retry_after} s",
+                Codes.RATE_LIMITED,
+                429,
+                limit=RATE_LIMIT_POINTS,
+                resetAt=reset_at,
             )
+            response["Retry-After"] = str(retry_after)
+            raise _Refused(response)
         return {
             "requestedQueryCost": cost,
             "limit": RATE_LIMIT_POINTS,
