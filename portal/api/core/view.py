@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -72,6 +73,17 @@ class ValidDocuments:
 
 
 VALID_DOCUMENTS = ValidDocuments()
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """graphql-core's "Did you mean 'viewer'?" names fields, arguments, types and enum values of the
+    schema: with introspection switched off they would give the schema away one guess at a time."""
+    if settings.GRAPHQL_INTROSPECTION:
+        return message
+    return _SUGGESTION.sub("", message)
 
 
 def _error(message: str, code: str, status: int, **extensions) -> JsonResponse:
@@ -219,7 +231,8 @@ class GraphQLView(View):
                 document = parse(query, max_tokens=limits.MAX_TOKENS)
             except GraphQLError as exc:
                 code = Codes.QUERY_TOO_LARGE if "tokens. parsing aborted" in exc.message.lower() else Codes.PARSE_FAILED
-                return JsonResponse({"errors": [{**exc.formatted, "extensions": {"code": code}}]}, status=400)
+                formatted = {**exc.formatted, "message": without_suggestions(exc.message), "extensions": {"code": code}}
+                return JsonResponse({"errors": [formatted]}, status=400)
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             return _error("no operation, or operationName does not name one", Codes.BAD_REQUEST, 400)
@@ -234,15 +247,22 @@ class GraphQLView(View):
         if not known:
             errors = validate(schema, document, max_errors=20)
             if errors:
-                return JsonResponse(
-                    {"errors": [{**e.formatted, "extensions": {"code": Codes.VALIDATION_FAILED}} for e in errors]},
-                    status=400,
-                )
+                formatted = [
+                    {
+                        **e.formatted,
+                        "message": without_suggestions(e.message),
+                        "extensions": {"code": Codes.VALIDATION_FAILED},
+                    }
+                    for e in errors
+                ]
+                return JsonResponse({"errors": formatted}, status=400)
             VALID_DOCUMENTS.add(query, document)
         try:
             arguments.check_arguments(schema, document, operation, variables)
         except ApiError as exc:
-            return JsonResponse({"errors": [exc.formatted]}, status=400)
+            return JsonResponse(
+                {"errors": [{**exc.formatted, "message": without_suggestions(exc.message)}]}, status=400
+            )
         cost = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
         try:
@@ -271,6 +291,7 @@ class GraphQLView(View):
     @staticmethod
     def _format(error: GraphQLError) -> dict:
         formatted = error.formatted
+        formatted["message"] = without_suggestions(formatted["message"])
         original = error.original_error
         if original is not None and not isinstance(original, GraphQLError):
             if isinstance(original, DatabaseError):
