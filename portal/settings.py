@@ -290,6 +290,8 @@ GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", not PRODUCTION)
 # GraphiQL in the browser at /graphql/ (vendored in static/, no CDN); it needs introspection.
 GRAPHIQL = env_bool("GRAPHIQL", not PRODUCTION) and GRAPHQL_INTROSPECTION
 GRAPHQL_STATEMENT_TIMEOUT_MS = int(os.environ.get("GRAPHQL_STATEMENT_TIMEOUT_MS", "5000"))
+# The total deadline of one API request, database and Python together (portal/api/core/budget.py).
+GRAPHQL_REQUEST_BUDGET_MS = int(os.environ.get("GRAPHQL_REQUEST_BUDGET_MS", "8000"))
 GRAPHQL_RATE_LIMIT_POINTS = int(os.environ.get("GRAPHQL_RATE_LIMIT_POINTS", "10000"))
 GRAPHENE = {"SCHEMA": "portal.api.schema.schema"}
 

@@ -30,7 +30,8 @@ class Codes:
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     BAD_REQUEST = "BAD_REQUEST"
     CSRF_FAILED = "CSRF_FAILED"
-    TIMEOUT = "STATEMENT_TIMEOUT"
+    TIMEOUT = "STATEMENT_TIMEOUT"  # no longer answered: QUERY_TIMEOUT covers the statement timeout too
+    QUERY_TIMEOUT = "QUERY_TIMEOUT"
     INTERNAL = "INTERNAL_ERROR"
     # Raised by the usage selectors (billing.usage.selectors.UsageQueryError) and passed through.
     PERIOD_TOO_LONG = "PERIOD_TOO_LONG"

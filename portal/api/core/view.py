@@ -4,7 +4,8 @@ Written on graphql-core directly (not graphene-django's view) so that every refu
 known order, before any SQL, with a stable error code:
 method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
 (token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
-argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a read-only-by-default transaction with a statement timeout.
+argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a
+read-only-by-default transaction within the request's time budget (core/budget.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
@@ -29,6 +30,7 @@ from graphql import GraphQLError, OperationType, execute, get_operation_ast, par
 
 from portal.api.core import arguments, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
+from portal.api.core.budget import Deadline, budget_error
 from portal.api.core.errors import ApiError, Codes
 from portal.web.security import POLICY, client_ip
 
@@ -210,6 +212,7 @@ class GraphQLView(View):
 
     # -- the request ------------------------------------------------------------------------------
     def _handle(self, request):
+        started = time.monotonic()
         data = self._read_request(request)
         query = data.get("query")
         if not isinstance(query, str) or not query.strip():
@@ -265,22 +268,31 @@ class GraphQLView(View):
             )
         cost = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
+        budget_ms = settings.GRAPHQL_REQUEST_BUDGET_MS
+        deadline = Deadline(
+            started=started, budget_ms=budget_ms, statement_cap_ms=settings.GRAPHQL_STATEMENT_TIMEOUT_MS
+        )
         try:
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout = %s", [settings.GRAPHQL_STATEMENT_TIMEOUT_MS])
+                deadline.check()
                 result = execute(
                     schema,
                     document,
                     context_value=request,
                     variable_values=variables,
                     operation_name=operation_name,
+                    middleware=[deadline],
                 )
                 if result.errors:
                     transaction.set_rollback(True)
+        except ApiError as exc:  # no time left before execution began
+            return JsonResponse({"errors": [exc.formatted]}, status=503)
         except OperationalError as exc:
             logger.warning("GraphQL request hit the statement timeout: %s", exc)
-            return _error("the query took too long and was cancelled", Codes.TIMEOUT, 503)
+            return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
+        if deadline.expired:
+            logger.warning("GraphQL request ran out of its %s ms budget", budget_ms)
+            return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
         body: dict = {}
         if result.errors:
             body["errors"] = [self._format(e) for e in result.errors]
