@@ -292,6 +292,9 @@ GRAPHIQL = env_bool("GRAPHIQL", not PRODUCTION) and GRAPHQL_INTROSPECTION
 GRAPHQL_STATEMENT_TIMEOUT_MS = int(os.environ.get("GRAPHQL_STATEMENT_TIMEOUT_MS", "5000"))
 # The total deadline of one API request, database and Python together (portal/api/core/budget.py).
 GRAPHQL_REQUEST_BUDGET_MS = int(os.environ.get("GRAPHQL_REQUEST_BUDGET_MS", "8000"))
+# API executions running at once (portal/api/core/fairness.py); beyond: 429 CONCURRENCY_LIMIT.
+GRAPHQL_CONCURRENCY_PER_ORGANIZATION = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_ORGANIZATION", "4"))
+GRAPHQL_CONCURRENCY_PER_TOKEN = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_TOKEN", "2"))
 GRAPHQL_RATE_LIMIT_POINTS = int(os.environ.get("GRAPHQL_RATE_LIMIT_POINTS", "10000"))
 GRAPHENE = {"SCHEMA": "portal.api.schema.schema"}
 

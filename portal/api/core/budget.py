@@ -41,6 +41,7 @@ class Deadline:
         self.budget_ms = budget_ms
         self.statement_cap_ms = statement_cap_ms
         self.expired = False
+        self.timeout_fresh = False  # set just before execution: the first root field need not set it again
 
     def left_ms(self) -> int:
         return int((self.deadline - time.monotonic()) * 1000)
@@ -65,7 +66,10 @@ class Deadline:
         # Root fields run one after the other, each with its whole subtree: setting the timeout at each
         # root field bounds every statement of the request (one SET per root field, none per row).
         if info.path.prev is None:
-            self.set_statement_timeout()
+            if self.timeout_fresh:
+                self.timeout_fresh = False
+            else:
+                self.set_statement_timeout()
         try:
             return next_(root, info, **args)
         except OperationalError as exc:

@@ -5,7 +5,8 @@ known order, before any SQL, with a stable error code:
 method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
 (token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
 argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a
-read-only-by-default transaction within the request's time budget (core/budget.py).
+read-only-by-default transaction within the request's time budget (core/budget.py), holding a slot of the
+organization's and the token's concurrency limits (core/fairness.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from portal.api.core import arguments, limits
+from portal.api.core import arguments, fairness, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.api.core.budget import Deadline, budget_error
 from portal.api.core.errors import ApiError, Codes
@@ -272,9 +273,19 @@ class GraphQLView(View):
         deadline = Deadline(
             started=started, budget_ms=budget_ms, statement_cap_ms=settings.GRAPHQL_STATEMENT_TIMEOUT_MS
         )
+        slots = fairness.redis_slots()
         try:
+            if slots is not None:
+                slots.acquire(caller)
             with transaction.atomic():
-                deadline.check()
+                left = deadline.check()
+                if slots is None:  # slots are advisory locks of this transaction, taken with the timeout set
+                    fairness.acquire_in_transaction(
+                        caller, statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS))
+                    )
+                else:
+                    deadline.set_statement_timeout()
+                deadline.timeout_fresh = True
                 result = execute(
                     schema,
                     document,
@@ -285,11 +296,18 @@ class GraphQLView(View):
                 )
                 if result.errors:
                     transaction.set_rollback(True)
+        except fairness.ConcurrencyLimited as exc:
+            response = JsonResponse({"errors": [exc.formatted]}, status=429)
+            response["Retry-After"] = "1"
+            return response
         except ApiError as exc:  # no time left before execution began
             return JsonResponse({"errors": [exc.formatted]}, status=503)
         except OperationalError as exc:
             logger.warning("GraphQL request hit the statement timeout: %s", exc)
             return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
+        finally:
+            if slots is not None:
+                slots.release()
         if deadline.expired:
             logger.warning("GraphQL request ran out of its %s ms budget", budget_ms)
             return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
