@@ -249,11 +249,19 @@ CELERY_BEAT_SCHEDULE = {
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
 }
 
-# Sign-in throttling (portal.signin): failures counted from the audit log, shared by every process.
+# Sign-in throttling (portal.signin): atomic counters (Redis, or a table) shared by every process.
 LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
 LOGIN_THROTTLE_USERNAME_FAILURES = int(os.environ.get("LOGIN_THROTTLE_USERNAME_FAILURES", "5"))
 LOGIN_THROTTLE_IP_FAILURES = int(os.environ.get("LOGIN_THROTTLE_IP_FAILURES", "20"))
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # invitation and reset links work for three days
+PASSWORD_RESET_THROTTLE_WINDOW_SECONDS = int(os.environ.get("PASSWORD_RESET_THROTTLE_WINDOW_SECONDS", "3600"))
+PASSWORD_RESET_THROTTLE_EMAILS = int(os.environ.get("PASSWORD_RESET_THROTTLE_EMAILS", "3"))  # per email address
+PASSWORD_RESET_THROTTLE_IP = int(os.environ.get("PASSWORD_RESET_THROTTLE_IP", "10"))  # per client address
+# Reverse proxies in front of the portal that append the client to X-Forwarded-For (a TLS front end: 1).
+# 0 ignores the header (REMOTE_ADDR is the client); more than there are lets clients choose their address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Webhook endpoints: port 443 always, these others too (comma-separated), e.g. "8443".
+WEBHOOK_ALLOWED_PORTS = [int(p) for p in os.environ.get("WEBHOOK_ALLOWED_PORTS", "").split(",") if p.strip()]
 
 # Folder watched for usage files dropped by the warehouse (see billing.tasks.import_dropped_files).
 # Drill-down exports with more records than this run in Celery (progress page, download when ready).
@@ -289,6 +297,11 @@ GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", not PRODUCTION)
 # GraphiQL in the browser at /graphql/ (vendored in static/, no CDN); it needs introspection.
 GRAPHIQL = env_bool("GRAPHIQL", not PRODUCTION) and GRAPHQL_INTROSPECTION
 GRAPHQL_STATEMENT_TIMEOUT_MS = int(os.environ.get("GRAPHQL_STATEMENT_TIMEOUT_MS", "5000"))
+# The total deadline of one API request, database and Python together (portal/api/core/budget.py).
+GRAPHQL_REQUEST_BUDGET_MS = int(os.environ.get("GRAPHQL_REQUEST_BUDGET_MS", "8000"))
+# API executions running at once (portal/api/core/fairness.py); beyond: 429 CONCURRENCY_LIMIT.
+GRAPHQL_CONCURRENCY_PER_ORGANIZATION = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_ORGANIZATION", "4"))
+GRAPHQL_CONCURRENCY_PER_TOKEN = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_TOKEN", "2"))
 GRAPHQL_RATE_LIMIT_POINTS = int(os.environ.get("GRAPHQL_RATE_LIMIT_POINTS", "10000"))
 GRAPHENE = {"SCHEMA": "portal.api.schema.schema"}
 

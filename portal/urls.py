@@ -4,7 +4,7 @@ from django.urls import path
 
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
-from portal.signin import LoginView
+from portal.signin import LoginView, ThrottledPasswordResetView
 from portal.web import exports, offers, settings_pages, statement_pages, statements, usage, views
 
 urlpatterns = [
@@ -12,7 +12,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        ThrottledPasswordResetView.as_view(
             template_name="registration/reset_form.html",
             email_template_name="registration/reset_email.txt",
             subject_template_name="registration/reset_subject.txt",

@@ -18,3 +18,25 @@ def org(db):
 @pytest.fixture
 def make(db):
     return factories
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_as_maintenance():
+    """Transactional tests end with Django's flush, a TRUNCATE of every table, which the immutability
+    triggers refuse (billing migration 0012) unless the maintenance switches are on for a maintenance
+    role; the test database's user is a superuser, so the flush turns them on for its own transaction."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+    switches = [
+        f"SET LOCAL {name} = 'on'"
+        for name in ("billing.allow_statement_delete", "billing.allow_usage_delete", "portal.allow_audit_delete")
+    ]
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return [*switches, *statements] if statements else statements
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original

@@ -74,10 +74,14 @@ def import_batch_void(*, batch_id: int, reason: str, user=None, now: datetime | 
                 f"import batch {batch_id} has usage on issued statement(s) {', '.join(billed)}: issued statements "
                 "never change, so it cannot be voided; correct it with an adjustment on the next statement"
             )
+        # The batch is marked voided first: the usage table's guard lets anyone delete a record only
+        # when no statement charged it and its batch is voided (billing migration 0015).
+        batch.status = ImportBatch.Status.VOIDED
+        batch.voided_at = now or timezone.now()
+        batch.voided_by = user
+        batch.void_reason = reason[:500]
+        batch.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
         with connection.cursor() as cursor:
-            # The append-only trigger lets a transaction delete usage only with this switch on; it is
-            # switched off again before anything else runs in the transaction.
-            cursor.execute("SET LOCAL billing.allow_usage_delete = 'on'")
             cursor.execute(
                 """WITH gone AS (DELETE FROM billing_usagerecord WHERE import_batch_id = %s
                                  RETURNING organization_id, local_date)
@@ -85,16 +89,11 @@ def import_batch_void(*, batch_id: int, reason: str, user=None, now: datetime | 
                 [batch_id],
             )
             removed = cursor.fetchall()
-            cursor.execute("SET LOCAL billing.allow_usage_delete = 'off'")
         slices = {(organization_id, day) for organization_id, day, _count in removed}
         if slices:
             rollups_rebuild(slices=slices)
-        batch.status = ImportBatch.Status.VOIDED
-        batch.voided_at = now or timezone.now()
-        batch.voided_by = user
-        batch.void_reason = reason[:500]
         batch.voided_records = sum(count for _org, _day, count in removed)
-        batch.save(update_fields=["status", "voided_at", "voided_by", "void_reason", "voided_records"])
+        batch.save(update_fields=["voided_records"])
         per_org: dict[int, int] = {}
         for organization_id, _day, count in removed:
             per_org[organization_id] = per_org.get(organization_id, 0) + count

@@ -71,6 +71,17 @@ def partitions() -> list[str]:
         return [name for (name,) in cursor.fetchall()]
 
 
+def _refuse_truncate(cursor, name: str) -> None:
+    """A TRUNCATE of one partition fires only that partition's statement triggers, and partitions do not
+    inherit them: each new one gets the guard of billing migration 0012."""
+    cursor.execute("SELECT to_regproc('billing_truncate_guard') IS NOT NULL")
+    if cursor.fetchone()[0]:
+        cursor.execute(
+            f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION billing_truncate_guard('billing.allow_usage_delete')"
+        )
+
+
 def _create_partition(cursor, month: date) -> bool:
     """Create the partition of ``month`` unless it exists; move its rows out of the default partition."""
     name = partition_name(month)
@@ -81,6 +92,7 @@ def _create_partition(cursor, month: date) -> bool:
     cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE started_at >= %s AND started_at < %s)", [low, high])  # noqa: S608
     if not cursor.fetchone()[0]:
         cursor.execute(f"CREATE TABLE {name} PARTITION OF {TABLE} FOR VALUES FROM (%s) TO (%s)", [low, high])
+        _refuse_truncate(cursor, name)
         return True
     # Rows of that month are in the default partition: copy them into a new table, take them out of the
     # default one (the append-only trigger allows it for this transaction only) and attach the table.
@@ -93,6 +105,7 @@ def _create_partition(cursor, month: date) -> bool:
     cursor.execute(f"DELETE FROM {DEFAULT} WHERE started_at >= %s AND started_at < %s", [low, high])  # noqa: S608
     cursor.execute("SET LOCAL billing.allow_usage_delete = 'off'")
     cursor.execute(f"ALTER TABLE {TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [low, high])
+    _refuse_truncate(cursor, name)
     return True
 
 

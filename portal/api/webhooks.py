@@ -3,7 +3,7 @@
 import graphene
 
 from billing.models import WebhookEndpoint
-from billing.webhooks import EVENTS, WebhookError, webhook_register
+from billing.webhooks import ATTEMPT_ERRORS, EVENTS, WebhookError, webhook_register
 from portal.actors import actor_of_request
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import caller
@@ -25,6 +25,14 @@ class WebhookAttemptType(graphene.ObjectType):
     status_code = graphene.Int(description="HTTP status answered, if any.")
     error = graphene.String(required=True, description="What went wrong (empty on success).")
     duration_ms = graphene.Int(required=True, description="How long the request took.")
+
+    def resolve_error(attempt, info):
+        # Only our own generic reasons, never text from the receiver or the network (attempts recorded
+        # before the reasons were generic may hold such text).
+        error = attempt.error or ""
+        if not error or error in ATTEMPT_ERRORS or (error.startswith("HTTP ") and error[5:].isdigit()):
+            return error
+        return "delivery failed"
 
 
 class WebhookDeliveryType(graphene.ObjectType):
@@ -101,13 +109,7 @@ class RegisterWebhook(graphene.Mutation):
                 organization=c.scope.organization, url=url, events=events, actor=actor_of_request(info.context, c)
             )
         except WebhookError as exc:
-            return RegisterWebhook(
-                errors=[
-                    MutationError(
-                        field="url" if "URL" in str(exc) else "events", code=Codes.BAD_ARGUMENT, message=str(exc)
-                    )
-                ]
-            )
+            return RegisterWebhook(errors=[MutationError(field=exc.field, code=Codes.BAD_ARGUMENT, message=str(exc))])
         return RegisterWebhook(endpoint=endpoint, secret=endpoint.secret, errors=[])
 
 

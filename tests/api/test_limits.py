@@ -156,6 +156,17 @@ def test_rate_limit_in_cost_points(acme, api, token_for, settings, monkeypatch):
     assert statuses[-1] == 429
     status, body = client_api.post(query)
     assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED" and "per minute" in body["errors"][0]["message"]
+    response = client_api.client.post(
+        "/graphql/",
+        json.dumps({"query": query}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {client_api.token}",
+    )
+    assert response.status_code == 429
+    assert (
+        1 <= int(response["Retry-After"]) <= 61
+        and f"retry after {response['Retry-After']} s" in response.json()["errors"][0]["message"]
+    )
 
 
 def test_introspection_can_be_switched_off(client_api, settings):
@@ -214,3 +225,30 @@ def test_graphiql_is_served_from_our_origin_and_can_be_switched_off(client, db, 
     settings.GRAPHIQL = False
     refused = client.get("/graphql/", HTTP_ACCEPT="text/html")
     assert refused.status_code in (400, 401) and refused.json()["errors"][0]["extensions"]["code"]
+
+
+@pytest.mark.parametrize(
+    "query, variables",
+    [
+        ("{ viewr { role } }", None),  # a field
+        ("{ viewer { rol } }", None),
+        ('{ statement(numbr: "x") { id } }', None),  # an argument
+        ("query($p: PeriodInpt!) { viewer { role } }", {"p": {}}),  # a type
+        ('{ usageSummary(period: {from: "2026-10-01", to: "2026-10-31"}, groupBy: [LOCATON]) { groupCount } }', None),
+        (
+            'query($g: [UsageDimension!]!) { usageSummary(period: {from: "2026-10-01", to: "2026-10-31"}, '
+            "groupBy: $g) { groupCount } }",
+            {"g": ["LOCATON"]},
+        ),  # an enum value in a variable
+        ('{ usageSummary(period: {from: "2026-10-01", too: "2026-10-31"}, groupBy: [LOCATION]) { groupCount } }', None),
+    ],
+)
+def test_no_field_suggestions_while_introspection_is_off(client_api, settings, query, variables):
+    settings.GRAPHQL_INTROSPECTION = True
+    _status, body = client_api.post(query, variables)
+    assert "Did you mean" in str(body), body  # the case does trigger a suggestion
+    settings.GRAPHQL_INTROSPECTION = False
+    status, body = client_api.post(query, variables)
+    assert status == 400 and body["errors"], body
+    assert "Did you mean" not in str(body), body
+    assert all(e["message"] and e["extensions"]["code"] for e in body["errors"])

@@ -4,20 +4,23 @@ Written on graphql-core directly (not graphene-django's view) so that every refu
 known order, before any SQL, with a stable error code:
 method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
 (token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
-rate limit → execution in a read-only-by-default transaction with a statement timeout.
+argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a
+read-only-by-default transaction within the request's time budget (core/budget.py), holding a slot of the
+organization's and the token's concurrency limits (core/fairness.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
@@ -26,10 +29,11 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from portal.api.core import limits
+from portal.api.core import arguments, fairness, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
+from portal.api.core.budget import Deadline, budget_error
 from portal.api.core.errors import ApiError, Codes
-from portal.web.security import POLICY
+from portal.web.security import POLICY, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +78,23 @@ class ValidDocuments:
 VALID_DOCUMENTS = ValidDocuments()
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """graphql-core's "Did you mean 'viewer'?" names fields, arguments, types and enum values of the
+    schema: with introspection switched off they would give the schema away one guess at a time."""
+    if settings.GRAPHQL_INTROSPECTION:
+        return message
+    return _SUGGESTION.sub("", message)
+
+
 def _error(message: str, code: str, status: int, **extensions) -> JsonResponse:
     return JsonResponse({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}, status=status)
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(request)  # through TRUSTED_PROXY_COUNT proxies, as for sign-in
 
 
 def _wants_html(request) -> bool:
@@ -179,16 +194,16 @@ class GraphQLView(View):
         used = cache.incr(key, cost)
         reset_at = (window + 1) * RATE_WINDOW_SECONDS
         if used > RATE_LIMIT_POINTS:
-            raise _Refused(
-                _error(
-                    f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; "
-                    f"retry after {int(reset_at - time.time()) + 1} s",
-                    Codes.RATE_LIMITED,
-                    429,
-                    limit=RATE_LIMIT_POINTS,
-                    resetAt=reset_at,
-                )
+            retry_after = int(reset_at - time.time()) + 1
+            response = _error(
+                f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; retry after {retry_after} s",
+                Codes.RATE_LIMITED,
+                429,
+                limit=RATE_LIMIT_POINTS,
+                resetAt=reset_at,
             )
+            response["Retry-After"] = str(retry_after)
+            raise _Refused(response)
         return {
             "requestedQueryCost": cost,
             "limit": RATE_LIMIT_POINTS,
@@ -198,6 +213,7 @@ class GraphQLView(View):
 
     # -- the request ------------------------------------------------------------------------------
     def _handle(self, request):
+        started = time.monotonic()
         data = self._read_request(request)
         query = data.get("query")
         if not isinstance(query, str) or not query.strip():
@@ -219,7 +235,8 @@ class GraphQLView(View):
                 document = parse(query, max_tokens=limits.MAX_TOKENS)
             except GraphQLError as exc:
                 code = Codes.QUERY_TOO_LARGE if "tokens. parsing aborted" in exc.message.lower() else Codes.PARSE_FAILED
-                return JsonResponse({"errors": [{**exc.formatted, "extensions": {"code": code}}]}, status=400)
+                formatted = {**exc.formatted, "message": without_suggestions(exc.message), "extensions": {"code": code}}
+                return JsonResponse({"errors": [formatted]}, status=400)
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             return _error("no operation, or operationName does not name one", Codes.BAD_REQUEST, 400)
@@ -234,29 +251,66 @@ class GraphQLView(View):
         if not known:
             errors = validate(schema, document, max_errors=20)
             if errors:
-                return JsonResponse(
-                    {"errors": [{**e.formatted, "extensions": {"code": Codes.VALIDATION_FAILED}} for e in errors]},
-                    status=400,
-                )
+                formatted = [
+                    {
+                        **e.formatted,
+                        "message": without_suggestions(e.message),
+                        "extensions": {"code": Codes.VALIDATION_FAILED},
+                    }
+                    for e in errors
+                ]
+                return JsonResponse({"errors": formatted}, status=400)
             VALID_DOCUMENTS.add(query, document)
+        try:
+            arguments.check_arguments(schema, document, operation, variables)
+        except ApiError as exc:
+            return JsonResponse(
+                {"errors": [{**exc.formatted, "message": without_suggestions(exc.message)}]}, status=400
+            )
         cost = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
+        budget_ms = settings.GRAPHQL_REQUEST_BUDGET_MS
+        deadline = Deadline(
+            started=started, budget_ms=budget_ms, statement_cap_ms=settings.GRAPHQL_STATEMENT_TIMEOUT_MS
+        )
+        slots = fairness.redis_slots()
         try:
+            if slots is not None:
+                slots.acquire(caller)
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout = %s", [settings.GRAPHQL_STATEMENT_TIMEOUT_MS])
+                left = deadline.check()
+                if slots is None:  # slots are advisory locks of this transaction, taken with the timeout set
+                    fairness.acquire_in_transaction(
+                        caller, statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS))
+                    )
+                else:
+                    deadline.set_statement_timeout()
+                deadline.timeout_fresh = True
                 result = execute(
                     schema,
                     document,
                     context_value=request,
                     variable_values=variables,
                     operation_name=operation_name,
+                    middleware=[deadline],
                 )
                 if result.errors:
                     transaction.set_rollback(True)
+        except fairness.ConcurrencyLimited as exc:
+            response = JsonResponse({"errors": [exc.formatted]}, status=429)
+            response["Retry-After"] = "1"
+            return response
+        except ApiError as exc:  # no time left before execution began
+            return JsonResponse({"errors": [exc.formatted]}, status=503)
         except OperationalError as exc:
             logger.warning("GraphQL request hit the statement timeout: %s", exc)
-            return _error("the query took too long and was cancelled", Codes.TIMEOUT, 503)
+            return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
+        finally:
+            if slots is not None:
+                slots.release()
+        if deadline.expired:
+            logger.warning("GraphQL request ran out of its %s ms budget", budget_ms)
+            return JsonResponse({"errors": [budget_error(budget_ms).formatted]}, status=503)
         body: dict = {}
         if result.errors:
             body["errors"] = [self._format(e) for e in result.errors]
@@ -267,6 +321,7 @@ class GraphQLView(View):
     @staticmethod
     def _format(error: GraphQLError) -> dict:
         formatted = error.formatted
+        formatted["message"] = without_suggestions(formatted["message"])
         original = error.original_error
         if original is not None and not isinstance(original, GraphQLError):
             if isinstance(original, DatabaseError):
