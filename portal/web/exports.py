@@ -7,7 +7,6 @@ export and download is in the audit log.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from collections.abc import Iterable, Iterator
@@ -26,7 +25,9 @@ from billing.usage.selectors import MAX_PAGE, UsageQueryError, usage_records, us
 from portal.actors import actor_of_request
 from portal.models import ExportJob
 from portal.web.access import portal_view
-from portal.web.statements import CALL_COLUMNS, _Echo, safe_cell
+from portal.web.csv_rows import cell as _cell
+from portal.web.csv_rows import csv_lines
+from portal.web.statements import CALL_COLUMNS
 from portal.web.usage import add_selector_error, explore
 from portal.web.usage_forms import DIMENSION_LABELS, RecordsForm, UsageQuery, UsageQueryForm, resolved_params
 
@@ -34,17 +35,6 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-def _cell(value):
-    return safe_cell(value) if isinstance(value, str) else value
-
-
-def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([_cell(h) for h in header])
-    for row in rows:
-        yield writer.writerow(["" if v is None else _cell(v) for v in row])
 
 
 def write_xlsx(target, header: list[str], rows: Iterable[list], *, title: str) -> None:
