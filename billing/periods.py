@@ -2,7 +2,7 @@
 
 A billing period starts on the organization's billing day (1–28) and runs one calendar month, in the
 organization's local dates (its time zone decides which day "today" is). Month arithmetic is
-``dateutil.relativedelta``: the day is kept, clipped to the month's last day.
+``billing.months``.
 """
 
 from __future__ import annotations
@@ -10,15 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from billing.models import Organization
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (or earlier), clipped to the last day of a shorter month."""
-    return day + relativedelta(months=months)
+from billing.months import add_months
 
 
 @dataclass(frozen=True)

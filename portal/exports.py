@@ -8,7 +8,6 @@ Every text cell goes through ``safe_cell`` (the statement CSV's formula guard): 
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -23,7 +22,8 @@ from billing.usage.scope import Scope
 from billing.usage.selectors import MAX_PAGE, usage_records, usage_summary
 from portal.models import ExportJob
 from portal.scopes import scope_for
-from portal.web.statements import CALL_COLUMNS, _Echo, safe_cell
+from portal.web.csv_rows import cell, csv_lines
+from portal.web.statements import CALL_COLUMNS
 from portal.web.usage import explore
 from portal.web.usage_forms import DIMENSION_LABELS, RecordsForm, UsageQuery
 
@@ -37,24 +37,13 @@ FORMATS = {
 }
 
 
-def _cell(value):
-    return safe_cell(value) if isinstance(value, str) else value
-
-
-def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([_cell(h) for h in header])
-    for row in rows:
-        yield writer.writerow(["" if v is None else _cell(v) for v in row])
-
-
 def write_xlsx(target, header: list[str], rows: Iterable[list], *, title: str) -> None:
     """Stream rows into an XLSX file (openpyxl's write-only mode keeps memory flat)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append([_cell(h) for h in header])
+    sheet.append([cell(h) for h in header])
     for row in rows:
-        sheet.append([_cell(v) for v in row])
+        sheet.append([cell(v) for v in row])
     workbook.save(target)
 
 

@@ -97,3 +97,72 @@ def offer_recommendation(organization, *, offer_code=None, **kw):
     )
     defaults.update(kw)
     return OfferRecommendation.objects.create(organization=organization, run=run, offer=offer, **defaults)
+
+
+ISSUED_AT = datetime(2026, 11, 3, tzinfo=UTC)  # after October 2026 closed for billing day 1 (pinned clock)
+
+
+def issued_statement(organization, year: int = 2026, month: int = 10, *, now=ISSUED_AT, render: bool = False):
+    """The organization's statement of ``year``/``month``, issued at ``now``; with ``render``, its PDF too
+    (set ``settings.MEDIA_ROOT`` first)."""
+    from billing.periods import billing_period
+    from billing.statements.pdf import statement_render
+    from billing.statements.services import statement_issue
+
+    statement = statement_issue(organization=organization, period=billing_period(organization, year, month), now=now)
+    if render:
+        statement_render(statement=statement)
+        statement.refresh_from_db()
+    return statement
+
+
+_source_ids = itertools.count(1)
+
+
+def usage_record(
+    organization,
+    line,
+    started,
+    *,
+    seconds=0,
+    dest="",
+    kind="voice",
+    direction="outbound",
+    answered=True,
+    location=None,
+    person=None,
+    data_bytes=0,
+    source_id=None,
+):
+    """One usage record to write with ``usage_records_write``: the other party classified as the importer
+    does (``billing.numbers.classify`` in the organization's country), local date and hour in its zone."""
+    from billing.models.choices import duration_band
+    from billing.numbers import classify
+    from billing.usage.writer import NewUsageRecord
+
+    d = classify(dest, line.number, organization.country) if dest else None
+    local = started.astimezone(organization.tz)
+    return NewUsageRecord(
+        organization_id=organization.id,
+        line_id=line.id,
+        person_id=person.id if person else None,
+        location_id=location.id if location else None,
+        usage_type=kind,
+        started_at=started,
+        local_date=local.date(),
+        local_hour=local.hour,
+        duration_seconds=seconds,
+        billable_seconds=seconds if answered else 0,
+        duration_band=duration_band(seconds),
+        direction=direction,
+        answered=answered,
+        destination=d.number if d else "",
+        destination_masked=d.masked if d else "",
+        category=d.category if d else "other",
+        country=d.country if d else "",
+        zone=d.zone if d else "",
+        data_bytes=data_bytes,
+        source="test",
+        source_id=source_id or f"s{next(_source_ids)}",
+        import_batch_id=None,
+    )

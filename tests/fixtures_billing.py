@@ -1,59 +1,20 @@
 """The hand-computed billing fixture (see tests/statements/test_billing_run.py)."""
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
 from billing.models import PlanAllowance, PlanRate
-from billing.models.choices import duration_band
-from billing.numbers import classify
-from billing.usage.writer import NewUsageRecord, usage_records_write
+from billing.usage.writer import usage_records_write
+from tests.factories import usage_record
 
-_ids = itertools.count(1)
 OCT = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
 
 
-def usage(
-    org,
-    line,
-    started,
-    *,
-    seconds=0,
-    dest="",
-    kind="voice",
-    direction="outbound",
-    answered=True,
-    location=None,
-    person=None,
-):
-    d = classify(dest, line.number, org.country) if dest else None
-    local = started.astimezone(org.tz)
-    return NewUsageRecord(
-        organization_id=org.id,
-        line_id=line.id,
-        person_id=person.id if person else None,
-        location_id=location.id if location else None,
-        usage_type=kind,
-        started_at=started,
-        local_date=local.date(),
-        local_hour=local.hour,
-        duration_seconds=seconds,
-        billable_seconds=seconds if answered else 0,
-        duration_band=duration_band(seconds),
-        direction=direction,
-        answered=answered,
-        destination=d.number if d else "",
-        destination_masked=d.masked if d else "",
-        category=d.category if d else "other",
-        country=d.country if d else "",
-        zone=d.zone if d else "",
-        data_bytes=0,
-        source="test",
-        source_id=f"s{next(_ids)}",
-        import_batch_id=None,
-    )
+def usage(org, line, started, **kw):
+    """A usage record of the hand-computed fixture (tests.factories.usage_record)."""
+    return usage_record(org, line, started, **kw)
 
 
 @pytest.fixture

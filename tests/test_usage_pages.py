@@ -66,10 +66,7 @@ def test_dashboard_of_a_location_manager_and_a_member(client, acme):
 
 
 def test_dashboard_shows_the_last_statement_with_its_pdf(client, billed_org):
-    from billing.periods import billing_period
-    from billing.statements.services import statement_issue
-
-    statement = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 10))
+    statement = factories.issued_statement(billed_org)
     sign_in_as(client, billed_org, "analyst")
     page = client.get("/").content.decode()
     assert statement.number in page and f"/statements/{statement.id}/pdf" in page

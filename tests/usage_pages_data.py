@@ -10,10 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from billing.models import UsageRecord
-from billing.models.choices import duration_band
-from billing.numbers import classify
 from billing.usage.rollups import rollups_rebuild
-from billing.usage.writer import NewUsageRecord, usage_records_write
+from billing.usage.writer import usage_records_write
 from portal.web.usage_forms import today_for
 from tests import factories
 
@@ -38,36 +36,21 @@ def write_calls(org, calls: list[Call]) -> None:
         day = today - timedelta(days=call.day_offset)
         local = datetime.combine(day, time(0, 1), tzinfo=org.tz) + timedelta(seconds=7 * i)
         started = local.astimezone(UTC)
-        d = classify(call.dest, call.line.number, org.country)
         source_id = f"page-{next(_ids)}"
         costs[source_id] = Decimal(call.cost)
         assignment = call.line.assignments.first()
         person = call.person or (assignment.person if assignment else None)
         location = call.location or (assignment.location if assignment else None)
         records.append(
-            NewUsageRecord(
-                organization_id=org.id,
-                line_id=call.line.id,
-                person_id=person.id if person else None,
-                location_id=location.id if location else None,
-                usage_type="voice",
-                started_at=started,
-                local_date=local.date(),
-                local_hour=local.hour,
-                duration_seconds=call.seconds,
-                billable_seconds=call.seconds,
-                duration_band=duration_band(call.seconds),
-                direction="outbound",
-                answered=True,
-                destination=d.number,
-                destination_masked=d.masked,
-                category=d.category,
-                country=d.country,
-                zone=d.zone,
-                data_bytes=0,
-                source="test",
+            factories.usage_record(
+                org,
+                call.line,
+                started,
+                seconds=call.seconds,
+                dest=call.dest,
+                person=person,
+                location=location,
                 source_id=source_id,
-                import_batch_id=None,
             )
         )
     usage_records_write(records=records)

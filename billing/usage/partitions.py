@@ -21,16 +21,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 
+from billing.months import month_start, next_month
+
 TABLE = "billing_usagerecord"
 DEFAULT = f"{TABLE}_default"
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def partition_name(month: date) -> str:

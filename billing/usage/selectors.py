@@ -23,7 +23,8 @@ from enum import StrEnum
 from django.db import connections, router
 
 from billing.models import DurationBand, Line, Location, Person, UsageRecord
-from billing.usage.partitions import next_month, started_window
+from billing.months import next_month
+from billing.usage.partitions import started_window
 from billing.usage.scope import Scope
 
 MAX_PERIOD_DAYS = 732

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 
 from billing.models import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.choices import duration_band
+from billing.months import month_start
 from billing.numbers import classify
 from billing.usage.writer import NewUsageRecord, usage_records_write
 from devtools.demo.catalog import ensure_catalog, plan_code
@@ -312,11 +313,6 @@ class LineSpec:
     mobile: bool = False
 
 
-def _months_back(day: date, months: int) -> date:
-    month = day.month - 1 - months
-    return date(day.year + month // 12, month % 12 + 1, 1)
-
-
 @dataclass
 class SeedReport:
     organizations: list[tuple[str, int, float]] = field(default_factory=list)  # name, records, seconds
@@ -372,8 +368,8 @@ def seed_reset() -> None:
 
 def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date, log=print) -> SeedReport:
     """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``."""
-    start = _months_back(end.replace(day=1), months)
-    catalog = ensure_catalog({s.currency for s in SHAPES}, rate_change_on=_months_back(end.replace(day=1), months // 2))
+    start = month_start(end.replace(day=1), months)
+    catalog = ensure_catalog({s.currency for s in SHAPES}, rate_change_on=month_start(end.replace(day=1), months // 2))
     ensure_offer_catalog({s.currency for s in SHAPES}, valid_from=start)
     report = SeedReport()
     for index, shape in enumerate(SHAPES):
@@ -510,7 +506,7 @@ def _usage(
     cum_hours = list(_cumulative(HOURS))
     cum_kinds = list(_cumulative(weights))
     days = (end - start).days
-    last_month_start = _months_back(end.replace(day=1), 1)
+    last_month_start = month_start(end.replace(day=1), 1)
     jumpy_site = specs[len(specs) // 2].periods[-1][3]  # a location whose usage jumps in the last full month
     premium_store = specs[min(16, len(specs) - 1)]
     serial = [0]

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from billing.models import Statement
+from billing.months import month_start
 from billing.periods import last_closed_period, period_containing
 from billing.statements.charts import column_chart
 from billing.usage.scope import Scope
@@ -46,11 +47,6 @@ class Jump:
         if not self.previous:
             return None
         return ((self.cost - self.previous) * 100 / self.previous).quantize(Decimal("1"), ROUND_HALF_UP)
-
-
-def _month_start(day: date, back: int) -> date:
-    month = day.month - 1 - back
-    return date(day.year + month // 12, month % 12 + 1, 1)
 
 
 def projection(cost: Decimal, period: Period, today: date) -> Decimal:
@@ -93,12 +89,12 @@ def dashboard_context(request) -> dict:
     cost = current.totals.cost
     full_period = Period(billing_period.start, billing_period.end)
 
-    trend_period = Period(_month_start(today, 11), today)
+    trend_period = Period(month_start(today, 11), today)
     trend = usage_summary(scope=scope, period=trend_period, group_by=[Dimension.MONTH], order_by=None)
     by_month = {r.keys[0].value: r.totals for r in trend.rows}
     months = []
     for back in range(11, -1, -1):
-        first = _month_start(today, back)
+        first = month_start(today, back)
         totals = by_month.get(first)
         months.append(
             {

@@ -7,8 +7,7 @@ analyst of answers 404, exactly like an offer that does not exist.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from billing.models import OfferRecommendation
@@ -18,6 +17,7 @@ from billing.offers.services import OfferError, offer_impressions_record, offer_
 from portal.actors import actor_of_request
 from portal.models import Membership
 from portal.scopes import BILLING_ROLES, scope_for
+from portal.web.redirects import redirect_back
 
 
 def offers_panel_context(request, membership: Membership, statement=None) -> dict:
@@ -73,12 +73,7 @@ def offer_respond_view(request, offer_id: int):
             if decision == "accepted"
             else "Thank you: we will not show you this offer again for a while.",
         )
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "home"
-    return redirect(target)
+    return redirect_back(request)
 
 
 @login_required

@@ -1,6 +1,6 @@
 """Statement PDF downloads: for signed-in users and API tokens of the organization, audited."""
 
-import csv
+from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from billing.offers.services import offer_impressions_record
 from portal.actors import actor_of_request
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken
+from portal.web.csv_rows import csv_lines, safe_cell  # noqa: F401 - safe_cell: the exports' guard, re-exported
 
 
 def _caller(request):
@@ -33,14 +34,28 @@ def _statement(caller, statement_id: int):
     )
 
 
-def statement_pdf(request, statement_id: int):
-    caller = _caller(request)
-    if caller is None:
-        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
-    statement = _statement(caller, statement_id)
-    # Another organization's statement, or a role that may not see billing: exactly like a missing one.
-    if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
-        raise Http404("No such statement")
+def _signed_in(view):
+    """The download views' one caller lookup: 401 without a session or token; 404 for another organization's
+    statement, or for a role or token that may not read statements, exactly like a statement that does not
+    exist. The view gets (request, caller, statement)."""
+
+    @wraps(view)
+    def wrapped(request, statement_id: int):
+        caller = _caller(request)
+        if caller is None:
+            return HttpResponse(
+                "Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain"
+            )
+        statement = _statement(caller, statement_id)
+        if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
+            raise Http404("No such statement")
+        return view(request, caller, statement)
+
+    return wrapped
+
+
+@_signed_in
+def statement_pdf(request, caller, statement):
     if statement.pdf_status != Statement.PdfStatus.READY:
         response = HttpResponse(
             "The PDF is being prepared; try again in a minute.", status=503, content_type="text/plain"
@@ -73,9 +88,6 @@ def statement_pdf(request, statement_id: int):
     return response
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 # The columns of every calls export (statement CSV and usage drill-down), before the cost column.
 CALL_COLUMNS = [
     "start_local",
@@ -94,25 +106,9 @@ CALL_COLUMNS = [
 ]
 
 
-def safe_cell(value) -> str:
-    """Neutralise spreadsheet formulas (OWASP CSV injection): a leading =, +, -, @ gets a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def statement_calls_csv(request, statement_id: int):
+@_signed_in
+def statement_calls_csv(request, caller, statement):
     """Every usage record of a statement's period as CSV (the detail that does not belong in the PDF)."""
-    caller = _caller(request)
-    if caller is None:
-        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
-    statement = _statement(caller, statement_id)
-    if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
-        raise Http404("No such statement")
     org = statement.organization
     tz = org.tz
     reveal = caller.scope.reveal_numbers
@@ -139,9 +135,7 @@ def statement_calls_csv(request, statement_id: int):
     )
     header = [*CALL_COLUMNS, f"cost_{org.currency}"]
 
-    def generate():
-        writer = csv.writer(_Echo())
-        yield writer.writerow(header)
+    def rows_of(values):
         for (
             started,
             line,
@@ -158,25 +152,23 @@ def statement_calls_csv(request, statement_id: int):
             billable,
             data_bytes,
             cost,
-        ) in rows.iterator(chunk_size=5000):
-            yield writer.writerow(
-                [
-                    started.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
-                    safe_cell(line),
-                    safe_cell(person),
-                    safe_cell(location),
-                    kind,
-                    direction,
-                    "yes" if answered else "no",
-                    safe_cell(full if reveal else masked),
-                    category,
-                    country,
-                    seconds,
-                    billable,
-                    data_bytes,
-                    "" if cost is None else cost,
-                ]
-            )
+        ) in values.iterator(chunk_size=5000):
+            yield [
+                started.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                line,
+                person,
+                location,
+                kind,
+                direction,
+                "yes" if answered else "no",
+                full if reveal else masked,
+                category,
+                country,
+                seconds,
+                billable,
+                data_bytes,
+                cost,
+            ]
 
     audit_write(
         organization=org,
@@ -184,7 +176,7 @@ def statement_calls_csv(request, statement_id: int):
         actor=actor_of_request(request, caller),
         target=statement.number,
     )
-    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(header, rows_of(rows)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="statement-{org.account_number}-{statement.period_start:%Y-%m}-calls.csv"'
     )

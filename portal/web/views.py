@@ -2,8 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection, transaction
 from django.http import Http404, JsonResponse
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from billing.audit import Actor, AuditAction, audit_write
@@ -11,6 +10,7 @@ from portal.actors import client_address
 from portal.models import Membership
 from portal.web.access import portal_view
 from portal.web.dashboard import dashboard_context
+from portal.web.redirects import redirect_back
 
 
 @portal_view()
@@ -29,12 +29,7 @@ def switch_organization(request):
     if not Membership.objects.filter(user=request.user, organization_id=organization_id).exists():
         raise Http404("No such organization")
     request.session["organization_id"] = organization_id
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "home"
-    return redirect(target)
+    return redirect_back(request)
 
 
 def healthz(request):

@@ -3,50 +3,25 @@ from decimal import Decimal
 
 import pytest
 
-from billing.numbers import classify
-from billing.usage.writer import NewUsageRecord, usage_records_write
+from billing.usage.writer import usage_records_write
+from tests import factories
 
 
 def add_calls(org, line, person, location, calls):
     """calls: list of (started_at, seconds, destination)."""
-    records = []
-    for i, (started, seconds, destination) in enumerate(calls):
-        dest = classify(destination, line.number, org.country)
-        local = started.astimezone(org.tz)
-        records.append(
-            NewUsageRecord(
-                organization_id=org.id,
-                line_id=line.id,
-                person_id=person.id if person else None,
-                location_id=location.id if location else None,
-                usage_type="voice",
-                started_at=started,
-                local_date=local.date(),
-                local_hour=local.hour,
-                duration_seconds=seconds,
-                billable_seconds=seconds,
-                duration_band=0
-                if seconds < 60
-                else 1
-                if seconds < 300
-                else 2
-                if seconds < 900
-                else 3
-                if seconds < 3600
-                else 4,
-                direction="outbound",
-                answered=True,
-                destination=dest.number,
-                destination_masked=dest.masked,
-                category=dest.category,
-                country=dest.country,
-                zone=dest.zone,
-                data_bytes=0,
-                source="test",
-                source_id=f"{line.id}-{i}-{started.isoformat()}",
-                import_batch_id=None,
-            )
+    records = [
+        factories.usage_record(
+            org,
+            line,
+            started,
+            seconds=seconds,
+            dest=destination,
+            person=person,
+            location=location,
+            source_id=f"{line.id}-{i}-{started.isoformat()}",
         )
+        for i, (started, seconds, destination) in enumerate(calls)
+    ]
     usage_records_write(records=records)
 
 

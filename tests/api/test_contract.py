@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from portal.api.core.nodes import encode_id
+from tests import factories
 
 GRAPHQL_DIR = Path(__file__).resolve().parents[2] / "graphql"
 EXAMPLES = sorted((GRAPHQL_DIR / "examples").glob("*.graphql"))
@@ -48,10 +49,7 @@ def test_example_operation_runs(path, acme, api, token_for):
     variables = json.loads(
         json.dumps(variables).replace('"$LOCATION_ID"', json.dumps(encode_id("Location", acme.places["berlin"].id)))
     )
-    from billing.periods import billing_period
-    from billing.statements.services import statement_issue
-
-    statement = statement_issue(organization=acme, period=billing_period(acme, 2026, 10))
+    statement = factories.issued_statement(acme)
     data = api(token_for(acme, role="analyst")).data(text, variables)
     assert data and all(value is not None for value in data.values())
     flat = json.dumps(data)

@@ -1,12 +1,9 @@
 """Every node type of the schema: another organization's ids answer exactly like ids that never existed."""
 
-from datetime import UTC, datetime
-
 from billing.models import UsageRecord
-from billing.periods import billing_period
-from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.api.schema import schema
+from tests import factories
 
 NODE_QUERY = "query ($id: ID!) { node(id: $id) { id __typename } }"
 
@@ -20,9 +17,7 @@ def node_types() -> set[str]:
 
 
 def test_every_node_type_is_isolated(acme, api, token_for, make):
-    statement = statement_issue(
-        organization=acme, period=billing_period(acme, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
-    )
+    statement = factories.issued_statement(acme)
     samples = {
         "Location": acme.places["berlin"].pk,
         "Person": acme.people["anna"].pk,

@@ -54,7 +54,7 @@ STATEMENT = "query ($v: String!) { statement(number: $v) { number total lines { 
 RESPOND = "mutation ($v: ID!) { respondToOffer(offerId: $v, decision: ACCEPT) { offer { id } errors { field code message } } }"
 DISPUTE = (
     'mutation ($v: String!) { disputeStatementLine(number: $v, linePosition: 1, reason: "Not ours") '
-    "{ dispute { id } errors { field code message } } }"
+    "{ dispute { linePosition reason status } errors { field code message } } }"
 )
 
 
@@ -128,3 +128,18 @@ def test_another_organizations_ids_answer_like_missing_ones_in_every_root_field(
             answer, nothing = _answer(outsider, query, theirs), _answer(outsider, query, missing)
             assert answer == nothing, (field, query, answer, nothing)
     assert not Dispute.objects.exists() and not OfferResponse.objects.exists()
+    # The dispute case is a real one: the intruder was told "not found" (not a validation error that any
+    # request would get), and the owner, with the same request, disputes its line and reads the dispute back.
+    status, intruder = _answer(outsider, DISPUTE, foreign.statement.number)
+    assert status == 200 and "errors" not in intruder, intruder
+    assert intruder["data"]["disputeStatementLine"] == {
+        "dispute": None,
+        "errors": [{"field": "number", "code": "NOT_FOUND", "message": "no such statement line"}],
+    }
+    status, owner = _answer(insider, DISPUTE, foreign.statement.number)
+    assert status == 200 and "errors" not in owner, owner
+    assert owner["data"]["disputeStatementLine"] == {
+        "dispute": {"linePosition": 1, "reason": "Not ours", "status": "open"},
+        "errors": [],
+    }
+    assert Dispute.objects.get().statement == foreign.statement

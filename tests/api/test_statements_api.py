@@ -1,12 +1,8 @@
-from datetime import UTC, datetime
-
 import pytest
 
-from billing.periods import billing_period
-from billing.statements.pdf import statement_render
-from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.models import AuditLog
+from tests import factories
 
 QUERY = """{ statements(first: 5) { edges { node { id number total subtotal taxAmount pdfUrl
              lines { position description amount } breakdowns(dimension: "person") { label amount } } } } }"""
@@ -15,12 +11,7 @@ QUERY = """{ statements(first: 5) { edges { node { id number total subtotal taxA
 @pytest.fixture
 def issued(billed_org, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    statement = statement_issue(
-        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
-    )
-    statement_render(statement=statement)
-    statement.refresh_from_db()
-    return statement
+    return factories.issued_statement(billed_org, render=True)
 
 
 def test_statements_with_totals_lines_and_pdf(issued, api, token_for, client):

@@ -1,24 +1,15 @@
 """Statements and settings in a real browser: statement PDF download, API token created once and revoked."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from billing.periods import billing_period
-from billing.statements.pdf import statement_render
-from billing.statements.services import statement_issue
 from portal.models import ApiToken
+from tests import factories
 
 
 @pytest.fixture
 def rendered(billed_org, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    statement = statement_issue(
-        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
-    )
-    statement_render(statement=statement)
-    statement.refresh_from_db()
-    return statement
+    return factories.issued_statement(billed_org, render=True)
 
 
 def test_admin_reads_statement_downloads_pdf_and_manages_a_token(page, sign_in, rendered, make):

@@ -8,12 +8,13 @@ from billing.models import Statement, StatementLine, UsageRecord
 from billing.periods import billing_period, last_closed_period, period_containing
 from billing.statements.services import BillingError, adjustment_create, statement_issue
 from billing.usage.writer import usage_records_write
+from tests import factories
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 
 
 def issue(org):
-    return statement_issue(organization=org, period=billing_period(org, 2026, 10), now=NOW)
+    return factories.issued_statement(org, now=NOW)
 
 
 def test_hand_computed_statement_matches_to_the_cent(billed_org):

@@ -11,12 +11,12 @@ from django.contrib.admin.sites import site
 from django.test import RequestFactory
 
 from billing.models import Dispute, WebhookAttempt, WebhookDelivery
-from billing.periods import billing_period
 from billing.statements import tasks
 from billing.statements.disputes import dispute_resolve
-from billing.statements.services import BillingError, statement_issue
+from billing.statements.services import BillingError
 from billing.webhooks import WebhookError, webhook_attempt, webhook_register
 from portal.api.core.auth import token_create
+from tests import factories
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
 DISPUTE = """mutation ($n: String!, $p: Int!, $r: String!) {
@@ -24,7 +24,7 @@ DISPUTE = """mutation ($n: String!, $p: Int!, $r: String!) {
 
 
 def issue(org, when=NOW, month=10):
-    return statement_issue(organization=org, period=billing_period(org, 2026, month), now=when)
+    return factories.issued_statement(org, 2026, month, now=when)
 
 
 def test_dispute_accepted_becomes_a_credit_on_the_next_statement(billed_org, make, api):

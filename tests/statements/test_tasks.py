@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing.models import Statement
 from billing.statements import tasks
+from tests import factories
 
 
 def test_run_billing_command_is_idempotent(billed_org, settings, tmp_path):
@@ -49,13 +50,8 @@ def test_tasks_issue_render_and_email_once(billed_org, make, settings, tmp_path,
 
 
 def test_failed_render_keeps_the_statement_issued_and_visible(billed_org, settings, tmp_path, monkeypatch):
-    from billing.periods import billing_period
-    from billing.statements.services import statement_issue
-
     settings.MEDIA_ROOT = tmp_path
-    statement = statement_issue(
-        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
-    )
+    statement = factories.issued_statement(billed_org)
 
     def broken(**kwargs):
         raise RuntimeError("fonts missing")

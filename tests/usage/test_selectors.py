@@ -4,8 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models.choices import duration_band
-from billing.numbers import classify
 from billing.usage.scope import Scope
 from billing.usage.selectors import (
     Dimension,
@@ -17,7 +15,8 @@ from billing.usage.selectors import (
     usage_records,
     usage_summary,
 )
-from billing.usage.writer import NewUsageRecord, usage_records_write
+from billing.usage.writer import usage_records_write
+from tests import factories
 
 DESTINATIONS = ["+12125550123", "+13105550188", "+4930123456", "+491701234567", "+33142685300", "+18005550100", "2001"]
 
@@ -25,7 +24,6 @@ DESTINATIONS = ["+12125550123", "+13105550188", "+4930123456", "+491701234567", 
 def generate(org, lines, n, seed, start, days):
     """Random usage around DST changes and month ends; the other party's country follows the number."""
     rnd = random.Random(seed)
-    tz = org.tz
     out = []
     for i in range(n):
         line, person, location = rnd.choice(lines)
@@ -33,32 +31,23 @@ def generate(org, lines, n, seed, start, days):
         kind = rnd.choices(["voice", "sms", "data"], [8, 1, 1])[0]
         seconds = int(rnd.lognormvariate(4.5, 1.3)) if kind == "voice" else 0
         answered = kind != "voice" or rnd.random() > 0.2
-        dest = classify(rnd.choice(DESTINATIONS), line.number, org.country)
-        local = started.astimezone(tz)
+        dest = rnd.choice(DESTINATIONS)
+        direction = rnd.choice(["outbound", "outbound", "inbound"])
+        data_bytes = rnd.randrange(10**7) if kind == "data" else 0
         out.append(
-            NewUsageRecord(
-                organization_id=org.id,
-                line_id=line.id,
-                person_id=person.id if person else None,
-                location_id=location.id if location else None,
-                usage_type=kind,
-                started_at=started,
-                local_date=local.date(),
-                local_hour=local.hour,
-                duration_seconds=seconds,
-                billable_seconds=seconds if answered else 0,
-                duration_band=duration_band(seconds),
-                direction=rnd.choice(["outbound", "outbound", "inbound"]),
+            factories.usage_record(
+                org,
+                line,
+                started,
+                seconds=seconds,
+                dest=dest,
+                kind=kind,
+                direction=direction,
                 answered=answered,
-                destination=dest.number,
-                destination_masked=dest.masked,
-                category=dest.category,
-                country=dest.country,
-                zone=dest.zone,
-                data_bytes=rnd.randrange(10**7) if kind == "data" else 0,
-                source="test",
+                person=person,
+                location=location,
+                data_bytes=data_bytes,
                 source_id=f"{seed}-{i}",
-                import_batch_id=None,
             )
         )
     usage_records_write(records=out)

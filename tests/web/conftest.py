@@ -1,17 +1,12 @@
-from datetime import UTC, datetime
-
 import pytest
 
-from billing.periods import billing_period
-from billing.statements.services import statement_issue
+from tests import factories
 
 
 @pytest.fixture
 def issued(billed_org):
     """billed_org's October statement, issued (PDF not rendered: tests that download render it)."""
-    return statement_issue(
-        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
-    )
+    return factories.issued_statement(billed_org)
 
 
 @pytest.fixture
