@@ -25,7 +25,9 @@ class Command(BaseCommand):
         add.add_argument("--time-format", default="text", choices=UsageSource.TimeFormat.values)
         add.add_argument("--clock-check", default="warn", choices=UsageSource.ClockCheck.values)
         add.add_argument("--columns", default="{}", help='custom/header mapping as JSON, e.g. \'{"src": 2, "dst": 3}\'')
-        add.add_argument("--match-by", default="number,extension", help="number, extension, channel, account_code")
+        add.add_argument(
+            "--match-by", default="number,extension,channel", help="in order: number, extension, channel, account_code"
+        )
         add.add_argument("--outside-prefix", default="")
         add.add_argument("--international-prefix", default="")
         add.add_argument("--national-prefix", default="")
