@@ -429,3 +429,23 @@ def test_one_identifier_names_one_line_at_a_time_and_the_admin_pages_open(hosted
     for url in ("/admin/billing/usagesource/", f"/admin/billing/usagesource/{source.pk}/change/",
                 f"/admin/billing/line/{hosted.lines_['201'].pk}/change/", "/admin/billing/importbatch/"):  # fmt: skip
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_header_export_with_friendly_names_slashed_dates_and_clock_durations(hosted, tmp_path):
+    text = (
+        "Call Time,Call From,Call To,Call Duration,Talk Duration,Status,Caller Name\n"
+        "2026/10/06 09:15:00,201,0612345678,00:02:10,00:02:00,ANSWERED,Anna\n"
+        "2026/10/07 00:30:00,+4930901820,203,20,0,NO ANSWER,\n"
+        "2026/10/07 00:40:00,+4930901820,203,1:5,0,NO ANSWER,\n"
+    )
+    source = hosted.source("ucm", format="header", clock="Europe/Amsterdam")
+    result = usage_import(path=write(tmp_path, text), source=source, now=NOW)
+    assert [(r.line_number, r.reason) for r in result.rejections] == [(4, "duration '1:5' is not a whole number")]
+    assert seen(hosted) == [
+        (date(2026, 10, 6), "Anna", "Amsterdam", 130, 120, True, "outbound", "mobile"),
+        (date(2026, 10, 7), "Carla", "Rotterdam", 20, 0, False, "inbound", "international"),
+    ]
+    mapped = hosted.source("mapped", format="header", clock="Europe/Amsterdam",
+                           columns={"src": "Call From", "dst": "Call To", "start": "Call Time", "end": "Hangup"})  # fmt: skip
+    with pytest.raises(ImportFileError, match="line 1: the header row has no column 'Hangup' \\(mapped to end\\)"):
+        usage_import(path=write(tmp_path, text, "m.csv"), source=mapped, now=NOW)
