@@ -287,20 +287,21 @@ class ParsedRow:
     warnings: list[str] = field(default_factory=list)
 
 
+_DECIMAL = re.compile(r"^\d{1,9}\.\d+$")
 _CLOCK_DURATION = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")  # vendor exports: 00:01:05
 
 
 def _int(value: str, field: str) -> int:
+    text = value.strip()
     try:
-        number = int(value.strip())
+        number = int(text)
     except ValueError:
-        try:
-            number = round(float(value.strip()))  # cdr_custom's ${CDR(duration,f)} writes 12.345
-        except ValueError:
-            hms = _CLOCK_DURATION.match(value.strip())
-            if hms is None:
-                raise RowError(f"{field} '{value[:40]}' is not a whole number") from None
+        if _DECIMAL.match(text):  # cdr_custom's ${CDR(duration,f)} writes 12.345
+            number = round(float(text))
+        elif hms := _CLOCK_DURATION.match(text):
             number = int(hms[1]) * 3600 + int(hms[2]) * 60 + int(hms[3])
+        else:
+            raise RowError(f"{field} '{value[:40]}' is not a whole number") from None
     if number < 0:
         raise RowError(f"{field} is negative ({number})")
     return number
