@@ -97,20 +97,20 @@ def test_a_local_file_read_as_utc_says_which_zone_would_match_or_is_refused(host
     text = asterisk(src="201", dst="0201234567", start=T, duration=65, billsec=60, tz=AMS, uniqueid="auto")
     text += asterisk(src="202", dst="0201234567", start=LATE, duration=65, billsec=60, tz=AMS, uniqueid="auto", n=2)
     path = write(tmp_path, text)
-    warn = hosted.source("warn", clock="UTC")
+    warn = hosted.source("warn", clock="UTC", clock_check="warn")
     result = usage_import(path=path, source=warn, now=NOW)
     (verdict,) = [w for w in result.warnings if w.startswith("clock")]
     assert "2 of 2 rows checked have a start 2 h 00 min away from their uniqueid" in verdict
     assert "the times match Europe/Amsterdam (UTC+02:00)" in verdict
     assert ImportBatch.objects.get(pk=result.batch_id).warnings == result.warnings
-    refuse = hosted.source("refuse", clock="UTC", clock_check="refuse")
+    refuse = hosted.source("refuse", clock="UTC")  # the default: refuse
     with pytest.raises(ImportFileError, match="the times match Europe/Amsterdam"):
         usage_import(path=path, source=refuse, now=NOW)
     # A UTC file (usegmtime=yes) declared as local time: the import names UTC.
     utc = write(
         tmp_path, asterisk(src="201", dst="0201234567", start=T, duration=5, billsec=5, uniqueid="auto"), "u.csv"
     )
-    local = hosted.source("local", clock="Europe/Amsterdam")
+    local = hosted.source("local", clock="Europe/Amsterdam", clock_check="warn")
     (verdict,) = [w for w in usage_import(path=utc, source=local, now=NOW).warnings if w.startswith("clock")]
     assert "the times match UTC (Asterisk writes UTC with usegmtime=yes in cdr.conf)" in verdict
 
@@ -449,3 +449,19 @@ def test_header_export_with_friendly_names_slashed_dates_and_clock_durations(hos
                            columns={"src": "Call From", "dst": "Call To", "start": "Call Time", "end": "Hangup"})  # fmt: skip
     with pytest.raises(ImportFileError, match="line 1: the header row has no column 'Hangup' \\(mapped to end\\)"):
         usage_import(path=write(tmp_path, text, "m.csv"), source=mapped, now=NOW)
+
+
+def test_a_first_file_checked_with_a_dry_run_shows_the_calls_as_stored(hosted, tmp_path, pinned_now):
+    path = write(tmp_path, asterisk(src="201", dst="0612345678", start=T, duration=65, billsec=60, uniqueid="auto")
+                 + asterisk(src="+4930901820", dst="203", start=LATE, duration=20, billsec=0, disposition="NO ANSWER",
+                            uniqueid="auto", n=2))  # fmt: skip
+    hosted.source("praxis")
+    out = StringIO()
+    call_command("import_usage", str(path), "--source", "praxis", "--dry-run", "--show-records", "5", stdout=out)
+    assert out.getvalue().splitlines()[1:] == [
+        "  2026-10-06 09:15:00 +31201234501 Anna @ Amsterdam: outbound mobile +31 6 •••••• 78 65 s (60 billable, answered)",
+        "  2026-10-07 00:30:00 +31201234503 Carla @ Rotterdam: inbound international +49 30 •••• 20 20 s (0 billable, "
+        "unanswered)",
+        "dry run: nothing was stored",
+    ]
+    assert not UsageRecord.objects.filter(organization=hosted).exists() and not ImportBatch.objects.exists()

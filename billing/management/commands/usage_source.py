@@ -23,7 +23,7 @@ class Command(BaseCommand):
         add.add_argument("--format", required=True, choices=UsageSource.Format.values)
         add.add_argument("--clock", default="UTC", help="UTC (Asterisk usegmtime=yes) or the PBX's IANA zone")
         add.add_argument("--time-format", default="text", choices=UsageSource.TimeFormat.values)
-        add.add_argument("--clock-check", default="warn", choices=UsageSource.ClockCheck.values)
+        add.add_argument("--clock-check", default="refuse", choices=UsageSource.ClockCheck.values)
         add.add_argument("--columns", default="{}", help='custom/header mapping as JSON, e.g. \'{"src": 2, "dst": 3}\'')
         add.add_argument(
             "--match-by", default="number,extension,channel", help="in order: number, extension, channel, account_code"
