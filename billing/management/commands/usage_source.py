@@ -1,10 +1,9 @@
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
+from billing.ingest.sources import SourceError, line_identifier_add, usage_source_save
 from billing.models import Line, LineIdentifier, Organization, UsageSource
 
 
@@ -57,22 +56,16 @@ class Command(BaseCommand):
             mapping = json.loads(columns)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--columns is not JSON: {exc}") from None
-        source = UsageSource.objects.filter(slug=slug).first() or UsageSource(slug=slug)
-        if source.pk and source.organization_id != org.id:
-            raise CommandError(f"usage source {slug} belongs to another organization")
-        source.organization = org
-        source.name = name or source.name or slug
-        source.format, source.clock, source.time_format, source.clock_check = format, clock, time_format, clock_check
-        source.columns, source.match_by = mapping, match_by
-        source.outside_prefix = o["outside_prefix"]
-        source.international_prefix = o["international_prefix"]
-        source.national_prefix = o["national_prefix"]
-        source.extension_lengths = o["extension_lengths"]
+        settings = dict(format=format, clock=clock, time_format=time_format, clock_check=clock_check,
+                        columns=mapping, match_by=match_by, outside_prefix=o["outside_prefix"],
+                        international_prefix=o["international_prefix"], national_prefix=o["national_prefix"],
+                        extension_lengths=o["extension_lengths"])  # fmt: skip
+        if name:
+            settings["name"] = name
         try:
-            source.full_clean()
-        except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
-        source.save()
+            source = usage_source_save(organization=org, slug=slug, **settings)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"usage source {source.slug} ({source.get_format_display()}) of {org.name}: drop folder "
                           f"USAGE_DROP_DIR/{source.slug}/, clock {source.clock}, matched by {source.match_by}")  # fmt: skip
 
@@ -101,18 +94,10 @@ class Command(BaseCommand):
             raise CommandError(f"no line {line}") from None
         start = self._parse_time(since, "--since") or timezone.now()
         end = self._parse_time(until, "--until")
-        from django.db import IntegrityError
-
         try:
-            with transaction.atomic():
-                LineIdentifier.objects.create(
-                    organization=found.organization, line=found, kind=kind, value=value.strip(),
-                    valid_from=start, valid_to=end,
-                )  # fmt: skip
-        except IntegrityError:
-            raise CommandError(
-                f"{kind} {value} already names a line of {found.organization.name} in that period"
-            ) from None
+            line_identifier_add(line=found, kind=kind, value=value, valid_from=start, valid_to=end)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"{found.number}: {kind} {value} from {start:%Y-%m-%d %H:%M %Z}")
 
     def _identifiers(self, *, organization, **options):
