@@ -182,9 +182,6 @@ class _Directory:
                 if e164 and e164 in self.by_number:
                     found = self.by_number[e164]
                     break
-                if e164 and ("did", e164) in self.identifiers:
-                    found = None  # DIDs are time-dependent: see match()
-                    break
         self._number_cache[party] = found
         return found
 
