@@ -390,6 +390,14 @@ def test_usage_source_command_declares_identifies_and_imports(hosted, tmp_path, 
     with pytest.raises(CommandError, match="clock"):
         call_command("usage_source", "add", "x", "--organization", hosted.account_number, "--format", "asterisk",
                      "--clock", "Mars/Olympus")  # fmt: skip
+    with pytest.raises(CommandError, match="--format is required"):
+        call_command("usage_source", "add", "new-one", "--organization", hosted.account_number)
+    fixed = StringIO()  # changing one setting keeps the others
+    call_command("usage_source", "add", "office-pbx", "--organization", hosted.account_number, "--clock", "UTC",
+                 stdout=fixed)  # fmt: skip
+    assert "clock UTC, matched by extension,number" in fixed.getvalue()
+    call_command("usage_source", "add", "office-pbx", "--organization", hosted.account_number, "--clock",
+                 "Europe/Amsterdam", stdout=fixed)  # fmt: skip
     listing = StringIO()
     call_command("usage_source", "list", stdout=listing)
     assert "office-pbx" in listing.getvalue() and "clock Europe/Amsterdam" in listing.getvalue()
