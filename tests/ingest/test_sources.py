@@ -473,3 +473,15 @@ def test_a_first_file_checked_with_a_dry_run_shows_the_calls_as_stored(hosted, t
         "dry run: nothing was stored",
     ]
     assert not UsageRecord.objects.filter(organization=hosted).exists() and not ImportBatch.objects.exists()
+
+
+def test_the_admin_form_refuses_an_identifier_that_names_two_lines_at_once(hosted):
+    from billing.admin import LineIdentifierForm
+    from billing.models import LineIdentifier
+
+    data = {"kind": "extension", "value": "201", "valid_from": "2026-06-01 00:00:00", "valid_to": ""}
+    form = LineIdentifierForm(data=data, instance=LineIdentifier(line=hosted.lines_["202"]))
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["extension 201 already names line +31201234501 in that period"]
+    before = {**data, "valid_from": "2025-01-01 00:00:00", "valid_to": "2026-01-01 00:00:00"}  # before Anna's
+    assert LineIdentifierForm(data=before, instance=LineIdentifier(line=hosted.lines_["202"])).is_valid()
