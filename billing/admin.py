@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.shortcuts import render
 
 from billing.ingest.batches import VoidError, import_batch_void
@@ -45,10 +46,35 @@ class OwnedAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class LineIdentifierForm(forms.ModelForm):
+    """Refuses an identifier that would name two lines of the organization at once, as a form error
+    (the database would refuse it too, but as a server error: the organization is not a form field)."""
+
+    class Meta:
+        model = LineIdentifier
+        fields = ["kind", "value", "valid_from", "valid_to"]
+
+    def clean(self):
+        cleaned = super().clean()
+        line = getattr(self.instance, "line", None) if self.instance.line_id else None
+        kind, value, start, end = (cleaned.get(k) for k in ("kind", "value", "valid_from", "valid_to"))
+        if line is None or not (kind and value and start):
+            return cleaned
+        self.instance.organization_id = line.organization_id
+        clash = LineIdentifier.objects.filter(organization_id=line.organization_id, kind=kind, value=value.strip())
+        clash = clash.exclude(pk=self.instance.pk).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+        if end is not None:
+            clash = clash.filter(valid_from__lt=end)
+        other = clash.select_related("line").first()
+        if other is not None:
+            raise forms.ValidationError(f"{kind} {value} already names line {other.line.number} in that period")
+        return cleaned
+
+
 class LineIdentifierInline(admin.TabularInline):
     model = LineIdentifier
+    form = LineIdentifierForm
     extra = 0
-    fields = ["kind", "value", "valid_from", "valid_to"]
 
 
 @admin.register(Line)

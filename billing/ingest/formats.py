@@ -177,14 +177,14 @@ def freeswitch_layout(fields: list[str]) -> Layout | None:
 
 # Header names understood without a mapping (lower case): Asterisk's, FreeSWITCH's and common vendor ones.
 HEADER_NAMES = {
-    "src": ("src", "source", "caller", "caller_id_number", "callerid", "from"),
-    "dst": ("dst", "destination", "callee", "destination_number", "to"),
-    "start": ("start", "calldate", "start_stamp", "start time", "start_time", "date"),
+    "src": ("src", "source", "caller", "caller_id_number", "callerid", "from", "call from", "caller number"),
+    "dst": ("dst", "destination", "callee", "destination_number", "to", "call to", "callee number"),
+    "start": ("start", "calldate", "start_stamp", "start time", "start_time", "call time", "date"),
     "answer": ("answer", "answer_stamp", "answer time", "answer_time"),
     "end": ("end", "end_stamp", "end time", "end_time"),
-    "duration": ("duration",),
-    "billsec": ("billsec", "billable", "talk time", "talk_time"),
-    "disposition": ("disposition", "status", "hangup_cause"),
+    "duration": ("duration", "call duration", "total duration"),
+    "billsec": ("billsec", "billable", "talk time", "talk_time", "talk duration", "billable seconds"),
+    "disposition": ("disposition", "status", "call status", "hangup_cause"),
     "uniqueid": ("uniqueid", "uuid", "acctid", "call id", "call_id"),
     "sequence": ("sequence",),
     "linkedid": ("linkedid", "session"),
@@ -192,7 +192,7 @@ HEADER_NAMES = {
     "dstchannel": ("dstchannel", "bridge_channel"),
     "accountcode": ("accountcode", "account code"),
     "bleg_uuid": ("bleg_uuid",),
-    "caller_name": ("clid", "caller_name", "caller_id_name", "callername"),
+    "caller_name": ("clid", "caller_name", "caller_id_name", "callername", "caller name"),
     "lastdata": ("lastdata",),
     "userfield": ("userfield",),
 }
@@ -202,12 +202,10 @@ def check_mapping(mapping: dict, *, header: bool) -> None:
     """Refuse a column mapping that cannot describe a call (FormatError saying what is wrong)."""
     if not isinstance(mapping, dict):
         raise FormatError("the column mapping must be a JSON object: our field -> column")
-    unknown = [k for k in mapping if k not in FIELDS and k != "time_format"]
+    unknown = [k for k in mapping if k not in FIELDS]
     if unknown:
         raise FormatError(f"unknown field(s) {', '.join(unknown)} in the column mapping (known: {', '.join(FIELDS)})")
     for key, value in mapping.items():
-        if key == "time_format":
-            continue
         if header and not isinstance(value, str):
             raise FormatError(f"{key}: a header export maps fields to header names, got {value!r}")
         if not header and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -223,7 +221,7 @@ def check_mapping(mapping: dict, *, header: bool) -> None:
 
 def custom_layout(mapping: dict) -> Layout:
     check_mapping(mapping, header=False)
-    columns = {k: v - 1 for k, v in mapping.items() if k != "time_format"}
+    columns = {k: v - 1 for k, v in mapping.items()}
     answered = "disposition" if "disposition" in columns else "answer"
     text = frozenset(i for k, i in columns.items() if k in TEXT_ONLY)
     return Layout(f"custom columns ({len(columns)} mapped)", None, columns, answered, text,
@@ -237,8 +235,6 @@ def header_layout(header: list[str], mapping: dict) -> Layout:
     columns: dict[str, int] = {}
     if mapping:
         for key, name in mapping.items():
-            if key == "time_format":
-                continue
             if name.strip().lower() not in index:
                 raise FormatError(f"the header row has no column '{name}' (mapped to {key})")
             columns[key] = index[name.strip().lower()]
@@ -291,17 +287,27 @@ class ParsedRow:
     warnings: list[str] = field(default_factory=list)
 
 
+_DECIMAL = re.compile(r"^\d{1,9}\.\d+$")
+_CLOCK_DURATION = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")  # vendor exports: 00:01:05
+
+
 def _int(value: str, field: str) -> int:
+    text = value.strip()
     try:
-        number = int(value.strip())
+        number = int(text)
     except ValueError:
-        try:
-            number = round(float(value.strip()))  # cdr_custom's ${CDR(duration,f)} writes 12.345
-        except ValueError:
+        if _DECIMAL.match(text):  # cdr_custom's ${CDR(duration,f)} writes 12.345
+            number = round(float(text))
+        elif hms := _CLOCK_DURATION.match(text):
+            number = int(hms[1]) * 3600 + int(hms[2]) * 60 + int(hms[3])
+        else:
             raise RowError(f"{field} '{value[:40]}' is not a whole number") from None
     if number < 0:
         raise RowError(f"{field} is negative ({number})")
     return number
+
+
+_SLASHED = re.compile(r"^\d{4}/\d{2}/\d{2}")
 
 
 def read_time(value: str, field: str, time_format: str = "text") -> datetime:
@@ -319,6 +325,11 @@ def read_time(value: str, field: str, time_format: str = "text") -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        if _SLASHED.match(text):  # 2026/10/06 09:15:00 (year first: never ambiguous)
+            try:
+                return datetime.fromisoformat(text.replace("/", "-", 2))
+            except ValueError:
+                pass
         raise RowError(f"{field} '{value[:40]}' is not a date and time (YYYY-MM-DD HH:MM:SS)") from None
 
 

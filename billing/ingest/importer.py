@@ -182,9 +182,6 @@ class _Directory:
                 if e164 and e164 in self.by_number:
                     found = self.by_number[e164]
                     break
-                if e164 and ("did", e164) in self.identifiers:
-                    found = None  # DIDs are time-dependent: see match()
-                    break
         self._number_cache[party] = found
         return found
 
@@ -240,6 +237,11 @@ class _Directory:
                         return entries[0][2], entries[0][0].astimezone(UTC).replace(tzinfo=None)
                     return _UNSURE
         return None
+
+    def known_channel(self, channel: str) -> bool:
+        """Whether a channel's user is a SIP user or extension of some line (at any time)."""
+        user = channel_user(channel)
+        return bool(user) and (("sip_user", user) in self.identifiers or ("extension", user) in self.identifiers)
 
     def stamp(self, line_id: int, when: datetime) -> tuple[int | None, int | None]:
         starts = self.starts.get(line_id)
@@ -431,7 +433,7 @@ def usage_import(
             FAST_PATH
             and format in ("asterisk", "freeswitch")
             and reading.time_format == "text"
-            and set(reading.directory.methods) <= {"number", "extension"}
+            and _fast_methods(reading.directory.methods)
         ):
             fast = _FastPbx(reading, now, batch.id)
         lines = _lines(path, text_encoding, reading, fast, now, batch.id, result)
@@ -503,6 +505,13 @@ def _sniff(path: Path, text_encoding, reading: _Reading, result: ImportResult) -
             result.warn(verdict)
     if reading.format == "freeswitch" and any(len(f) in (15, 17, 20) and f[11].strip() for _n, f in sample):
         reading.b_legs = legs.freeswitch_b_legs(_rows(path, text_encoding))
+
+
+def _fast_methods(methods) -> bool:
+    """The fast path matches by number and extension (cached per party text), and defers to the
+    careful path any row a channel might decide: so channel may come only after those two."""
+    methods = list(methods)
+    return set(methods) <= {"number", "extension", "channel"} and ("channel" not in methods or methods[-1] == "channel")
 
 
 def _lines(path, text_encoding, reading: _Reading, fast, now, batch_id, result) -> Iterator[str]:
@@ -613,6 +622,8 @@ def _fast_layout(layout: Layout) -> tuple:
         c["disposition"] if layout.answered_by == "disposition" else c["answer"],
         c.get("uniqueid", 10**6),
         layout.answered_by == "disposition",
+        c.get("channel", -1),
+        c.get("dstchannel", -1),
     )
 
 
@@ -735,6 +746,8 @@ class _FastPbx:
             if width not in ambiguous:
                 fixed_width[width] = layout_of([""] * width)
         unsure = _UNSURE
+        by_channel = "channel" in self.directory.methods and bool(self.directory.identifiers)
+        known_channel, fast_match = self.directory.known_channel, self.directory.fast_match
 
         def line(fields: list[str]) -> str | None:
             width = len(fields)
@@ -745,7 +758,7 @@ class _FastPbx:
                 layout = layout_of(fields)
             if layout is None:
                 return None
-            src, dst, start_col, duration_col, billsec_col, answer_col, id_col, by_disposition = layout
+            src, dst, start_col, duration_col, billsec_col, answer_col, id_col, by_disposition, chan, dstchan = layout
             joined = "".join(fields)
             if "\x00" in joined or (not joined.isascii() and undecodable(joined)):
                 return None
@@ -774,7 +787,12 @@ class _FastPbx:
                 return None
             if party is not None:
                 direction, other = "outbound", fields[dst]
+                # matching by channel: a called party that is ours only by its channel is internal
+                if by_channel and dstchan >= 0 and known_channel(fields[dstchan]) and fast_match(other) is None:
+                    return None
             else:
+                if by_channel and chan >= 0 and known_channel(fields[chan]):
+                    return None  # ours by its channel: the careful path
                 called = fields[dst]
                 party = matches.get(called, _MISSING)
                 if party is _MISSING:

@@ -89,7 +89,12 @@ class UsageSource(models.Model):
         help_text="The zone of the times the PBX writes: UTC (Asterisk usegmtime=yes) or an IANA zone",
     )
     time_format = models.CharField(max_length=10, choices=TimeFormat.choices, default=TimeFormat.TEXT)
-    clock_check = models.CharField(max_length=6, choices=ClockCheck.choices, default=ClockCheck.WARN)
+    clock_check = models.CharField(
+        max_length=6,
+        choices=ClockCheck.choices,
+        default=ClockCheck.REFUSE,
+        help_text="When the uniqueids contradict the clock: refuse the file (nothing shifted gets in) or warn",
+    )
     outside_prefix = models.CharField(
         max_length=4, blank=True, validators=[RegexValidator(r"^\d*$")], help_text="Digit(s) for an outside line: 0, 9"
     )

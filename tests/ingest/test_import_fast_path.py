@@ -265,8 +265,17 @@ def both_ways_for(monkeypatch, org, path, source, careful_calls=None):
     return out
 
 
-@pytest.mark.parametrize("clock", ["UTC", "Europe/Amsterdam", "America/New_York"])
-def test_fast_path_equals_the_careful_path_for_a_source_matching_extensions(hosted, tmp_path, monkeypatch, clock):
+@pytest.mark.parametrize(
+    "clock, match_by",
+    [
+        ("UTC", "number,extension"),
+        ("Europe/Amsterdam", "number,extension,channel"),
+        ("America/New_York", "extension,channel,number"),
+    ],
+)
+def test_fast_path_equals_the_careful_path_for_a_source_matching_extensions(
+    hosted, tmp_path, monkeypatch, clock, match_by
+):
     """Extensions (one that changes hands mid-file, one that starts mid-file), DIDs, national numbers,
     calls between two of the organization's lines, 16 to 21 columns, legs, DST changes."""
     from billing.models import LineIdentifier
@@ -291,15 +300,20 @@ def test_fast_path_equals_the_careful_path_for_a_source_matching_extensions(host
     for start in starts:
         for src, dst in parties:
             n += 1
+            channels = dict(channel=f"PJSIP/{('201', '203', 'trunk', '')[n % 4]}-{n:08x}",
+                            dstchannel=f"SIP/{('202', 'trunk', '2010', 'x')[n % 4]}-{n:08x}")  # fmt: skip
+            if src == "" and n % 2:
+                channels["channel"] = "SIP/202-0000beef"  # only the channel says it is Bram's
             text += row(src=src, dst=dst, start=start, duration=30 + n, billsec=n % 7 * 3, tz=tz, n=n,
-                        disposition="ANSWERED" if n % 7 else "NO ANSWER", **shapes[n % len(shapes)])  # fmt: skip
+                        disposition="ANSWERED" if n % 7 else "NO ANSWER", **channels, **shapes[n % len(shapes)])  # fmt: skip
     path = tmp_path / "Master.csv"
     path.write_text(text)
-    source = hosted.source(clock=clock, match_by="number,extension")
+    source = hosted.source(clock=clock, match_by=match_by)
     careful_calls = []
     fast, careful = both_ways_for(monkeypatch, hosted, path, source, careful_calls)
     assert fast == careful
     counts, rejections, records, _rollups, _warnings = fast
     categories = {r[14] for r in records}
-    assert counts[1] > 100 and len(rejections) >= 12 and {"internal", "local", "international"} <= categories
-    assert len(careful_calls) < counts[0] / 2  # most rows took the fast path
+    assert counts[1] > 100 and len(rejections) >= 4 and {"internal", "local", "international"} <= categories
+    if "channel" not in match_by:  # (rows whose channels are ours, as many here, go the careful way)
+        assert len(careful_calls) < counts[0] / 2  # most rows took the fast path

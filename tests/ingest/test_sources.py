@@ -97,20 +97,20 @@ def test_a_local_file_read_as_utc_says_which_zone_would_match_or_is_refused(host
     text = asterisk(src="201", dst="0201234567", start=T, duration=65, billsec=60, tz=AMS, uniqueid="auto")
     text += asterisk(src="202", dst="0201234567", start=LATE, duration=65, billsec=60, tz=AMS, uniqueid="auto", n=2)
     path = write(tmp_path, text)
-    warn = hosted.source("warn", clock="UTC")
+    warn = hosted.source("warn", clock="UTC", clock_check="warn")
     result = usage_import(path=path, source=warn, now=NOW)
     (verdict,) = [w for w in result.warnings if w.startswith("clock")]
     assert "2 of 2 rows checked have a start 2 h 00 min away from their uniqueid" in verdict
     assert "the times match Europe/Amsterdam (UTC+02:00)" in verdict
     assert ImportBatch.objects.get(pk=result.batch_id).warnings == result.warnings
-    refuse = hosted.source("refuse", clock="UTC", clock_check="refuse")
+    refuse = hosted.source("refuse", clock="UTC")  # the default: refuse
     with pytest.raises(ImportFileError, match="the times match Europe/Amsterdam"):
         usage_import(path=path, source=refuse, now=NOW)
     # A UTC file (usegmtime=yes) declared as local time: the import names UTC.
     utc = write(
         tmp_path, asterisk(src="201", dst="0201234567", start=T, duration=5, billsec=5, uniqueid="auto"), "u.csv"
     )
-    local = hosted.source("local", clock="Europe/Amsterdam")
+    local = hosted.source("local", clock="Europe/Amsterdam", clock_check="warn")
     (verdict,) = [w for w in usage_import(path=utc, source=local, now=NOW).warnings if w.startswith("clock")]
     assert "the times match UTC (Asterisk writes UTC with usegmtime=yes in cdr.conf)" in verdict
 
@@ -390,6 +390,14 @@ def test_usage_source_command_declares_identifies_and_imports(hosted, tmp_path, 
     with pytest.raises(CommandError, match="clock"):
         call_command("usage_source", "add", "x", "--organization", hosted.account_number, "--format", "asterisk",
                      "--clock", "Mars/Olympus")  # fmt: skip
+    with pytest.raises(CommandError, match="--format is required"):
+        call_command("usage_source", "add", "new-one", "--organization", hosted.account_number)
+    fixed = StringIO()  # changing one setting keeps the others
+    call_command("usage_source", "add", "office-pbx", "--organization", hosted.account_number, "--clock", "UTC",
+                 stdout=fixed)  # fmt: skip
+    assert "clock UTC, matched by extension,number" in fixed.getvalue()
+    call_command("usage_source", "add", "office-pbx", "--organization", hosted.account_number, "--clock",
+                 "Europe/Amsterdam", stdout=fixed)  # fmt: skip
     listing = StringIO()
     call_command("usage_source", "list", stdout=listing)
     assert "office-pbx" in listing.getvalue() and "clock Europe/Amsterdam" in listing.getvalue()
@@ -429,3 +437,51 @@ def test_one_identifier_names_one_line_at_a_time_and_the_admin_pages_open(hosted
     for url in ("/admin/billing/usagesource/", f"/admin/billing/usagesource/{source.pk}/change/",
                 f"/admin/billing/line/{hosted.lines_['201'].pk}/change/", "/admin/billing/importbatch/"):  # fmt: skip
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_header_export_with_friendly_names_slashed_dates_and_clock_durations(hosted, tmp_path):
+    text = (
+        "Call Time,Call From,Call To,Call Duration,Talk Duration,Status,Caller Name\n"
+        "2026/10/06 09:15:00,201,0612345678,00:02:10,00:02:00,ANSWERED,Anna\n"
+        "2026/10/07 00:30:00,+4930901820,203,20,0,NO ANSWER,\n"
+        "2026/10/07 00:40:00,+4930901820,203,1:5,0,NO ANSWER,\n"
+    )
+    source = hosted.source("ucm", format="header", clock="Europe/Amsterdam")
+    result = usage_import(path=write(tmp_path, text), source=source, now=NOW)
+    assert [(r.line_number, r.reason) for r in result.rejections] == [(4, "duration '1:5' is not a whole number")]
+    assert seen(hosted) == [
+        (date(2026, 10, 6), "Anna", "Amsterdam", 130, 120, True, "outbound", "mobile"),
+        (date(2026, 10, 7), "Carla", "Rotterdam", 20, 0, False, "inbound", "international"),
+    ]
+    mapped = hosted.source("mapped", format="header", clock="Europe/Amsterdam",
+                           columns={"src": "Call From", "dst": "Call To", "start": "Call Time", "end": "Hangup"})  # fmt: skip
+    with pytest.raises(ImportFileError, match="line 1: the header row has no column 'Hangup' \\(mapped to end\\)"):
+        usage_import(path=write(tmp_path, text, "m.csv"), source=mapped, now=NOW)
+
+
+def test_a_first_file_checked_with_a_dry_run_shows_the_calls_as_stored(hosted, tmp_path, pinned_now):
+    path = write(tmp_path, asterisk(src="201", dst="0612345678", start=T, duration=65, billsec=60, uniqueid="auto")
+                 + asterisk(src="+4930901820", dst="203", start=LATE, duration=20, billsec=0, disposition="NO ANSWER",
+                            uniqueid="auto", n=2))  # fmt: skip
+    hosted.source("praxis")
+    out = StringIO()
+    call_command("import_usage", str(path), "--source", "praxis", "--dry-run", "--show-records", "5", stdout=out)
+    assert out.getvalue().splitlines()[1:] == [
+        "  2026-10-06 09:15:00 +31201234501 Anna @ Amsterdam: outbound mobile +31 6 •••••• 78 65 s (60 billable, answered)",
+        "  2026-10-07 00:30:00 +31201234503 Carla @ Rotterdam: inbound international +49 30 •••• 20 20 s (0 billable, "
+        "unanswered)",
+        "dry run: nothing was stored",
+    ]
+    assert not UsageRecord.objects.filter(organization=hosted).exists() and not ImportBatch.objects.exists()
+
+
+def test_the_admin_form_refuses_an_identifier_that_names_two_lines_at_once(hosted):
+    from billing.admin import LineIdentifierForm
+    from billing.models import LineIdentifier
+
+    data = {"kind": "extension", "value": "201", "valid_from": "2026-06-01 00:00:00", "valid_to": ""}
+    form = LineIdentifierForm(data=data, instance=LineIdentifier(line=hosted.lines_["202"]))
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["extension 201 already names line +31201234501 in that period"]
+    before = {**data, "valid_from": "2025-01-01 00:00:00", "valid_to": "2026-01-01 00:00:00"}  # before Anna's
+    assert LineIdentifierForm(data=before, instance=LineIdentifier(line=hosted.lines_["202"])).is_valid()

@@ -1,10 +1,9 @@
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
+from billing.ingest.sources import SourceError, line_identifier_add, usage_source_save
 from billing.models import Line, LineIdentifier, Organization, UsageSource
 
 
@@ -16,20 +15,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add", help="Declare a usage source (or change the one with this slug)")
+        add = sub.add_parser(
+            "add", help="Declare a usage source, or change the one with this slug (only the options given change)"
+        )
         add.add_argument("slug")
         add.add_argument("--organization", required=True, metavar="ACCOUNT", help="Account number")
         add.add_argument("--name")
-        add.add_argument("--format", required=True, choices=UsageSource.Format.values)
-        add.add_argument("--clock", default="UTC", help="UTC (Asterisk usegmtime=yes) or the PBX's IANA zone")
-        add.add_argument("--time-format", default="text", choices=UsageSource.TimeFormat.values)
-        add.add_argument("--clock-check", default="warn", choices=UsageSource.ClockCheck.values)
-        add.add_argument("--columns", default="{}", help='custom/header mapping as JSON, e.g. \'{"src": 2, "dst": 3}\'')
-        add.add_argument("--match-by", default="number,extension", help="number, extension, channel, account_code")
-        add.add_argument("--outside-prefix", default="")
-        add.add_argument("--international-prefix", default="")
-        add.add_argument("--national-prefix", default="")
-        add.add_argument("--extension-lengths", default="", help="e.g. 3,4")
+        add.add_argument("--format", choices=UsageSource.Format.values, help="Required for a new source")
+        add.add_argument("--clock", help="UTC (Asterisk usegmtime=yes; the default) or the PBX's IANA zone")
+        add.add_argument("--time-format", choices=UsageSource.TimeFormat.values, help="default: text")
+        add.add_argument("--clock-check", choices=UsageSource.ClockCheck.values, help="default: refuse")
+        add.add_argument("--columns", help='custom/header mapping as JSON, e.g. \'{"src": 2, "dst": 3}\'')
+        add.add_argument(
+            "--match-by",
+            help="in order, of number, extension, channel, account_code (default: number,extension,channel)",
+        )
+        add.add_argument("--outside-prefix")
+        add.add_argument("--international-prefix")
+        add.add_argument("--national-prefix")
+        add.add_argument("--extension-lengths", help="e.g. 3,4")
+        add.add_argument("--inactive", action="store_true", help="Its drop folder is no longer swept")
         sub.add_parser("list", help="List the usage sources")
         ident = sub.add_parser("identify", help="Give a line an identifier in the organization's phone system")
         ident.add_argument("line", metavar="NUMBER", help="The line's E.164 number")
@@ -49,30 +54,28 @@ class Command(BaseCommand):
         except Organization.DoesNotExist:
             raise CommandError(f"no organization with account number {account}") from None
 
-    def _add(self, *, slug, organization, name, format, clock, time_format, clock_check, columns, match_by, **o):
+    SETTINGS = ("name", "format", "clock", "time_format", "clock_check", "match_by", "outside_prefix",
+                "international_prefix", "national_prefix", "extension_lengths")  # fmt: skip
+
+    def _add(self, *, slug, organization, columns, inactive, **options):
         org = self._organization(organization)
+        settings = {key: options[key] for key in self.SETTINGS if options.get(key) is not None}
+        if columns is not None:
+            try:
+                settings["columns"] = json.loads(columns)
+            except json.JSONDecodeError as exc:
+                raise CommandError(f"--columns is not JSON: {exc}") from None
+        if inactive:
+            settings["active"] = False
+        if "format" not in settings and not UsageSource.objects.filter(slug=slug).exists():
+            raise CommandError(f"--format is required to declare the new usage source {slug}")
         try:
-            mapping = json.loads(columns)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"--columns is not JSON: {exc}") from None
-        source = UsageSource.objects.filter(slug=slug).first() or UsageSource(slug=slug)
-        if source.pk and source.organization_id != org.id:
-            raise CommandError(f"usage source {slug} belongs to another organization")
-        source.organization = org
-        source.name = name or source.name or slug
-        source.format, source.clock, source.time_format, source.clock_check = format, clock, time_format, clock_check
-        source.columns, source.match_by = mapping, match_by
-        source.outside_prefix = o["outside_prefix"]
-        source.international_prefix = o["international_prefix"]
-        source.national_prefix = o["national_prefix"]
-        source.extension_lengths = o["extension_lengths"]
-        try:
-            source.full_clean()
-        except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
-        source.save()
+            source = usage_source_save(organization=org, slug=slug, **settings)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"usage source {source.slug} ({source.get_format_display()}) of {org.name}: drop folder "
-                          f"USAGE_DROP_DIR/{source.slug}/, clock {source.clock}, matched by {source.match_by}")  # fmt: skip
+                          f"USAGE_DROP_DIR/{source.slug}/, clock {source.clock}, matched by {source.match_by}"
+                          f"{'' if source.active else ', inactive'}")  # fmt: skip
 
     def _list(self, **options):
         for s in UsageSource.objects.select_related("organization"):
@@ -99,18 +102,10 @@ class Command(BaseCommand):
             raise CommandError(f"no line {line}") from None
         start = self._parse_time(since, "--since") or timezone.now()
         end = self._parse_time(until, "--until")
-        from django.db import IntegrityError
-
         try:
-            with transaction.atomic():
-                LineIdentifier.objects.create(
-                    organization=found.organization, line=found, kind=kind, value=value.strip(),
-                    valid_from=start, valid_to=end,
-                )  # fmt: skip
-        except IntegrityError:
-            raise CommandError(
-                f"{kind} {value} already names a line of {found.organization.name} in that period"
-            ) from None
+            line_identifier_add(line=found, kind=kind, value=value, valid_from=start, valid_to=end)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"{found.number}: {kind} {value} from {start:%Y-%m-%d %H:%M %Z}")
 
     def _identifiers(self, *, organization, **options):
