@@ -1,3 +1,4 @@
+# Over 400 lines: the reading order of dialled digits and the prefix rules of each country are one algorithm, kept together.
 """Phone numbers: reading dialled digits by a dial plan, normalizing to E.164, classifying destinations,
 masking for display. The reading order is the README's "How dialled numbers are read".
 

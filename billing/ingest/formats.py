@@ -1,3 +1,4 @@
+# Over 400 lines: every PBX layout (Asterisk 16-21 columns, FreeSWITCH templates, custom, header, native) and its field parsing in one table-driven place.
 """Where each field of a call record is in the files real phone systems write. Pure: fields in, a row or a reason out.
 
 - Asterisk ``cdr_csv`` (Master.csv, cdr_csv.c ``build_csv_record``): no header; accountcode, src, dst,

@@ -1,3 +1,4 @@
+# Over 400 lines: the fast path and the careful row-by-row path are kept side by side so they stay identical (a test compares them); next step: move the line directory (matching) into its own module.
 """``usage_import``: load a usage file, one transaction, idempotent, honest about every rejected row.
 
 A file is read for a usage source (``billing.models.UsageSource``: its organization, format, clock,

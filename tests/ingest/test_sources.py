@@ -1,3 +1,4 @@
+# Over 400 lines: one test per shape of usage source (formats, column counts, clocks, legs, encodings, matching), sharing one set of fixture writers.
 """Usage sources: files as real phone systems write them, for a hosted-PBX customer whose lines are known
 by extension, channel, account code and DID; every stored record checked field by field."""
 
