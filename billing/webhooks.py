@@ -33,12 +33,15 @@ import ssl
 import time
 from urllib.parse import urlsplit
 
+from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
 from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.models import Organization, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from billing.retries import backoff_countdown
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +188,6 @@ def webhook_register(
 
 def webhook_emit(*, organization: Organization, event: str, event_id: str, payload: dict) -> list[int]:
     """Queue the event for every active endpoint that wants it (after the transaction commits)."""
-    from billing.statements.tasks import deliver_webhook
-
     ids = []
     for endpoint in WebhookEndpoint.objects.filter(organization=organization, active=True):
         if event not in endpoint.events:
@@ -283,3 +284,26 @@ def webhook_attempt(delivery: WebhookDelivery) -> bool:
         delivery=delivery, status_code=status, error=error, duration_ms=int((time.monotonic() - started) * 1000)
     )
     return status is not None and 200 <= status < 300
+
+
+WEBHOOK_MAX_RETRIES = 8
+
+
+# The task keeps the name it had in billing.statements.tasks, so messages queued before the move still run.
+@shared_task(
+    bind=True, acks_late=True, max_retries=WEBHOOK_MAX_RETRIES, name="billing.statements.tasks.deliver_webhook"
+)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Deliver one webhook; retried with exponential backoff; every attempt is recorded."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != WebhookDelivery.Status.PENDING:
+        return delivery.status
+    if webhook_attempt(delivery):
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.DELIVERED, delivered_at=timezone.now()
+        )
+        return "delivered"
+    if self.request.retries >= WEBHOOK_MAX_RETRIES:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
+        return "failed"
+    raise self.retry(countdown=backoff_countdown(self.request.retries, cap=6 * 3600))

@@ -235,7 +235,13 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 400_000)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ["billing.statements.tasks", "billing.offers.tasks", "portal.budget_tasks", "portal.tasks"]
+CELERY_IMPORTS = [
+    "billing.statements.tasks",
+    "billing.webhooks",
+    "billing.offers.tasks",
+    "portal.budget_tasks",
+    "portal.tasks",
+]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
     # each one be picked up soon after its period closes locally. Issuing is idempotent.

@@ -10,13 +10,13 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from billing.contacts import billing_recipients
-from billing.models import Organization, Statement, WebhookDelivery
+from billing.models import Organization, Statement
 from billing.offers.tasks import compute_statement_offers
 from billing.periods import last_closed_period, period_containing
 from billing.rating.store import usage_rate_open_period
+from billing.retries import backoff_countdown, database_retry_countdown
 from billing.statements.pdf import statement_render
 from billing.statements.services import BillingError, statement_issue
-from billing.webhooks import webhook_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -25,20 +25,6 @@ logger = logging.getLogger(__name__)
 # all) without counting as a rendering failure. Django reconnects on the next query (CONN_HEALTH_CHECKS).
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_MAX_RETRIES = 20
-
-
-def backoff_countdown(retries: int, *, cap: int, first: int = 30) -> int:
-    """``first`` seconds doubling per retry, at most ``cap`` — and on Redis at most 80 % of its
-    visibility_timeout: a task waiting for its countdown is unacknowledged in the worker, and Redis would
-    hand it to a second worker after that timeout (a duplicate retry chain)."""
-    visibility = getattr(settings, "CELERY_VISIBILITY_TIMEOUT", None)
-    if visibility:
-        cap = min(cap, int(visibility * 0.8))
-    return min(first * 2**retries, cap)
-
-
-def database_retry_countdown(retries: int) -> int:
-    return backoff_countdown(retries, first=2, cap=60)
 
 
 @shared_task(
@@ -170,26 +156,6 @@ def run_daily_billing() -> int:
         logger.warning("statement %s: PDF still pending, sending its render again", statement_id)
         render_statement_pdf.delay(statement_id)
     return started
-
-
-WEBHOOK_MAX_RETRIES = 8
-
-
-@shared_task(bind=True, acks_late=True, max_retries=WEBHOOK_MAX_RETRIES)
-def deliver_webhook(self, delivery_id: int) -> str:
-    """Deliver one webhook; retried with exponential backoff; every attempt is recorded."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    if delivery.status != WebhookDelivery.Status.PENDING:
-        return delivery.status
-    if webhook_attempt(delivery):
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.DELIVERED, delivered_at=timezone.now()
-        )
-        return "delivered"
-    if self.request.retries >= WEBHOOK_MAX_RETRIES:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
-        return "failed"
-    raise self.retry(countdown=backoff_countdown(self.request.retries, cap=6 * 3600))
 
 
 @shared_task(acks_late=True)

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.admin.sites import site
 from django.test import RequestFactory
 
+from billing import webhooks
 from billing.models import Dispute, WebhookAttempt, WebhookDelivery
-from billing.statements import tasks
 from billing.statements.disputes import dispute_resolve
 from billing.statements.services import BillingError
 from billing.webhooks import WebhookError, webhook_attempt, webhook_register
@@ -123,8 +123,8 @@ def test_statement_issued_webhook_is_signed_retried_and_visible(
     Receiver.answer = 500
     assert webhook_attempt(delivery) is False  # what a failing first try of the task records
     Receiver.answer = 204
-    assert tasks.deliver_webhook.apply(args=[delivery.pk]).get() == "delivered"
-    assert tasks.deliver_webhook.apply(args=[delivery.pk]).get() == "delivered"  # idempotent: no resend
+    assert webhooks.deliver_webhook.apply(args=[delivery.pk]).get() == "delivered"
+    assert webhooks.deliver_webhook.apply(args=[delivery.pk]).get() == "delivered"  # idempotent: no resend
     assert len(Receiver.received) == 2
     headers, body = Receiver.received[-1]
     expected = hmac.new(endpoint.secret.encode(), f"{headers['X-Portal-Timestamp']}.".encode() + body, hashlib.sha256)
@@ -166,6 +166,6 @@ def test_webhook_gives_up_after_the_last_retry(billed_org, receiver, settings, d
         issue(billed_org)
     delivery = WebhookDelivery.objects.get()
     Receiver.answer = 503
-    assert tasks.deliver_webhook.apply(args=[delivery.pk], retries=tasks.WEBHOOK_MAX_RETRIES).get() == "failed"
+    assert webhooks.deliver_webhook.apply(args=[delivery.pk], retries=webhooks.WEBHOOK_MAX_RETRIES).get() == "failed"
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts.get().status_code == 503
