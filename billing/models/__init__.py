@@ -4,8 +4,11 @@ from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.models.offers import (
     Offer,
+    OfferAcceptance,
     OfferChangeRequest,
+    OfferDecision,
     OfferImpression,
+    OfferOutcome,
     OfferRecommendation,
     OfferResponse,
     OfferRun,
@@ -26,8 +29,11 @@ from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, Usage
 __all__ = [
     "AuditLog",
     "Offer",
+    "OfferAcceptance",
     "OfferChangeRequest",
+    "OfferDecision",
     "OfferImpression",
+    "OfferOutcome",
     "OfferRecommendation",
     "OfferResponse",
     "OfferRun",

@@ -3,8 +3,20 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from billing.models import Offer, OfferChangeRequest, OfferImpression, OfferRecommendation, OfferResponse, OfferRun
+from billing.models import (
+    Offer,
+    OfferAcceptance,
+    OfferChangeRequest,
+    OfferDecision,
+    OfferImpression,
+    OfferOutcome,
+    OfferRecommendation,
+    OfferResponse,
+    OfferRun,
+)
 from billing.offers.selectors import offer_report
 from billing.offers.services import offer_change_request_close, offers_compute
 
@@ -74,8 +86,13 @@ class OfferRunAdmin(admin.ModelAdmin):
         "holdout",
         "legacy",
         "profile",
+        "why_not_shown",
     ]
     inlines = [RecommendationInline]
+
+    @admin.display(description="Why other offers were not shown")
+    def why_not_shown(self, obj):
+        return _why_not_shown(getattr(obj, "decision", None))
 
     def has_add_permission(self, request):
         return False
@@ -133,3 +150,80 @@ class OfferChangeRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+def _why_not_shown(decision) -> str:
+    if decision is None or not decision.excluded:
+        return "—"
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", sorted((code, why) for code, why in decision.excluded.items())
+    )
+    return format_html('<table class="why-not-shown">{}</table>', rows)
+
+
+def _candidates(decision) -> str:
+    if decision is None or not decision.candidates:
+        return "—"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                c["code"],
+                c["value"],
+                c["accepted"],
+                c["accepted"] + c["not_accepted"],
+                c["p_mean"],
+                c["score"],
+                c["propensity"],
+            )
+            for c in decision.candidates
+        ),
+    )
+    head = "<tr><th>offer</th><th>value</th><th>accepted/answered</th><th>P(accept)</th><th>score</th><th>propensity</th></tr>"
+    return format_html("<table>{}{}</table>", mark_safe(head), rows)  # noqa: S308 - a constant header
+
+
+@admin.register(OfferDecision)
+class OfferDecisionAdmin(ReadOnlyAdmin):
+    """The decision log: what each run could have shown, how it scored them, and why the others were not
+    shown (resting after a decline or being ignored, accepted, the contact cap, conditions, no saving)."""
+
+    list_display = ["organization", "at", "segment", "chosen", "propensity", "explored", "policy", "value_basis"]
+    list_filter = ["explored", "policy", "value_basis"]
+    search_fields = ["organization__account_number", "organization__name"]
+    fields = [
+        "organization",
+        "run",
+        "at",
+        "segment",
+        "policy",
+        "value_basis",
+        "exploration",
+        "chosen",
+        "propensity",
+        "explored",
+        "ranked_candidates",
+        "why_not_shown",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Candidates (ranked)")
+    def ranked_candidates(self, obj):
+        return _candidates(obj)
+
+    @admin.display(description="Why not shown")
+    def why_not_shown(self, obj):
+        return _why_not_shown(obj)
+
+
+@admin.register(OfferOutcome)
+class OfferOutcomeAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "offer", "kind", "segment", "at"]
+    list_filter = ["kind"]
+
+
+@admin.register(OfferAcceptance)
+class OfferAcceptanceAdmin(ReadOnlyAdmin):
+    list_display = ["offer", "segment", "accepted", "not_accepted", "updated_at"]
+    search_fields = ["offer__code", "segment"]

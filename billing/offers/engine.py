@@ -276,10 +276,33 @@ class Pricing:
     cost_current: Decimal  # the part the offer changes (for the explanation)
     cost_with_offer: Decimal
     changed_usage: list[tuple[str, str, str]] = field(default_factory=list)
+    saving_by_period: list[Decimal] = field(default_factory=list)  # same order as the periods
+    # (usage_type, category, zone) -> (current, with the offer): the usage lines the offer changes
+    changed_amounts: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     @property
     def saving_total(self) -> Decimal:
         return self.total_current - self.total_with_offer
+
+
+@dataclass(frozen=True)
+class BilledStatement:
+    """What a period's issued statement carried: its subtotal and tax (the saving's tax is computed on it)."""
+
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
+
+
+def saving_incl_tax(*, currency: str, statements: list[BilledStatement], savings: list[Decimal]) -> Decimal:
+    """The saving on the statements' totals: each statement's tax is its subtotal times its rate, rounded
+    once, half-up; with the offer the subtotal is lower by that period's saving, and so is the tax, to the
+    cent of what the re-issued statement would say."""
+    total = Decimal(0)
+    for billed, saving in zip(statements, savings, strict=True):
+        tax_with_offer = money((billed.subtotal - saving) * billed.tax_rate, currency)
+        total += saving + billed.tax_amount - tax_with_offer
+    return total
 
 
 def price_candidate(
@@ -295,16 +318,19 @@ def price_candidate(
     cur_usage: dict[tuple, Decimal] = defaultdict(Decimal)
     new_usage: dict[tuple, Decimal] = defaultdict(Decimal)
     cur_recurring = new_recurring = Decimal(0)
+    by_period = []
     for loaded, rated_now in zip(periods, current, strict=True):
         rated_new = period_usage_rate(loaded, overlay=overlay)
         if len(rated_new.result.unrated) > len(rated_now.result.unrated):
             return None
-        for key, amount in rated_now.charge_lines(currency).items():
+        now_lines, new_lines = rated_now.charge_lines(currency), rated_new.charge_lines(currency)
+        by_period.append(sum(now_lines.values(), Decimal(0)) - sum(new_lines.values(), Decimal(0)))
+        for key, amount in now_lines.items():
             if key[0] == "recurring":
                 cur_recurring += amount
             else:
                 cur_usage[key[1:]] += amount
-        for key, amount in rated_new.charge_lines(currency).items():
+        for key, amount in new_lines.items():
             if key[0] == "recurring":
                 new_recurring += amount
             else:
@@ -322,6 +348,8 @@ def price_candidate(
         cost_current=before,
         cost_with_offer=after,
         changed_usage=changed,
+        saving_by_period=by_period,
+        changed_amounts={k: (cur_usage[k], new_usage[k]) for k in changed},
     )
 
 

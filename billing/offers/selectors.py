@@ -8,15 +8,44 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.formatting import Formatter
-from billing.models import Offer, OfferImpression, OfferRecommendation, OfferResponse, OfferRun, Statement
+from billing.models import (
+    Offer,
+    OfferChangeRequest,
+    OfferDecision,
+    OfferImpression,
+    OfferOutcome,
+    OfferRecommendation,
+    OfferResponse,
+    OfferRun,
+    Statement,
+)
+from billing.offers.engine import period_words
+from billing.offers.learning import LoggedDecision
 from billing.offers.services import setting
 from billing.usage.scope import Scope
 
 # Offers and their explanations are billing information: administrators and analysts of the organization
 # with an unrestricted scope (a location manager or member never sees them).
 BILLING_ROLES = frozenset({"admin", "analyst"})
+ZONE_LABELS = {
+    "EU": gettext_lazy("Europe"),
+    "NA": gettext_lazy("North America"),
+    "APAC": gettext_lazy("Asia-Pacific"),
+    "ROW": gettext_lazy("the rest of the world"),
+}
+CATEGORY_LABELS = {
+    "local": gettext_lazy("Local calls"),
+    "national": gettext_lazy("National calls"),
+    "mobile": gettext_lazy("Calls to mobiles"),
+    "toll_free": gettext_lazy("Toll-free calls"),
+    "premium": gettext_lazy("Premium-rate calls"),
+    "internal": gettext_lazy("Internal calls"),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +66,16 @@ class OfferView:
     status: str  # open, accepted or declined
     statement_id: int | None
     recommendation: OfferRecommendation
+    # The claim in full: over which billed months, before and after tax, the offer's price and term, and
+    # which usage lines change (each before -> after, over the same months).
+    period_display: str = ""
+    saving_total_display: str = ""
+    saving_total_incl_tax_display: str = ""
+    saving_monthly_incl_tax_display: str = ""
+    tax_percent: str = ""
+    price_display: str = ""
+    term_months: int = 0
+    changes: tuple = ()
 
 
 def may_see_offers(scope: Scope) -> bool:
@@ -73,19 +112,64 @@ def offers_for(*, scope: Scope, statement: Statement | None = None, now: datetim
             organization=organization, decision=OfferResponse.Decision.DECLINED, at__gte=since
         ).values_list("offer_id", flat=True)
     )
+    # Offers shown OFFERS_IGNORE_IMPRESSIONS times without an answer rest; an offer whose request staff
+    # have open shows as requested, whichever statement it was requested from.
+    ignored = set(
+        OfferOutcome.objects.filter(
+            recommendation__in=[r.pk for r in recs], kind=OfferOutcome.Kind.IGNORED
+        ).values_list("recommendation_id", flat=True)
+    )
+    recs = [rec for rec in recs if rec.pk not in ignored or getattr(rec, "response", None) is not None]
+    requested = set(
+        OfferChangeRequest.objects.filter(organization=organization, status=OfferChangeRequest.Status.OPEN).values_list(
+            "offer_id", flat=True
+        )
+    )
     if not organization.personalization_consent:
         # Consent withdrawn since the offers were computed: their usage-based reasons are not shown anymore.
         recs = [rec for rec in recs if not rec.personalized]
     fmt = Formatter(organization)
-    views = [view_of(rec, fmt) for rec in recs if rec.offer_id not in declined]
+    views = [view_of(rec, fmt, requested=requested) for rec in recs if rec.offer_id not in declined]
     return views[: int(setting("OFFERS_MAX_SHOWN"))]
 
 
-def view_of(rec: OfferRecommendation, fmt: Formatter | None = None) -> OfferView:
+def _change_words_now(what) -> str:
+    usage_type, category, zone = what
+    if usage_type != "voice":
+        return {"sms": _("Text messages"), "data": _("Data")}.get(usage_type, usage_type)
+    if category == "international" and zone:
+        return _("Calls to %(zone)s") % {"zone": ZONE_LABELS.get(zone, zone)}
+    return str(CATEGORY_LABELS.get(category, category or _("Other calls")))
+
+
+# Translated when the page renders (in the reader's language), not when the view is built.
+_change_words = lazy(_change_words_now, str)
+
+
+def view_of(rec: OfferRecommendation, fmt: Formatter | None = None, requested: set[int] = frozenset()) -> OfferView:
     """An OfferView of a recommendation loaded with ``offer`` and ``response``."""
     fmt = fmt or Formatter(rec.organization)
     response = getattr(rec, "response", None)
+    status = response.decision if response else "accepted" if rec.offer_id in requested else "open"
+
+    def m(value) -> str:
+        return fmt.money(value) if value is not None else ""
+
+    period = ""
+    if rec.period_start and rec.period_end:
+        period = period_words(rec.period_start, rec.period_end, fmt.locale, rec.organization.billing_day)
     return OfferView(
+        period_display=period,
+        saving_total_display=m(rec.saving_total),
+        saving_total_incl_tax_display=m(rec.saving_total_incl_tax),
+        saving_monthly_incl_tax_display=m(rec.saving_monthly_incl_tax),
+        tax_percent=fmt.number(rec.tax_rate * 100, 0) if rec.tax_rate else "",
+        price_display=m(rec.price_monthly),
+        term_months=rec.term_months,
+        changes=tuple(
+            {"what": _change_words(c["what"]), "before": m(Decimal(c["before"])), "after": m(Decimal(c["after"]))}
+            for c in rec.changes
+        ),
         id=rec.pk,
         code=rec.offer.code,
         kind=rec.offer.kind,
@@ -99,7 +183,7 @@ def view_of(rec: OfferRecommendation, fmt: Formatter | None = None) -> OfferView
         saving_total=rec.saving_total,
         saving_monthly_display=fmt.money(rec.saving_monthly) if rec.saving_monthly is not None else "",
         months=rec.months,
-        status=response.decision if response else "open",
+        status=status,
         statement_id=rec.statement_id,
         recommendation=rec,
     )
@@ -210,3 +294,37 @@ def offer_report(*, since: datetime | None = None) -> list[ReportRow]:
         else:
             g.declined += 1
     return sorted(rows.values(), key=lambda r: (r.offer.priority, r.offer.code))
+
+
+# --- The decision log, for offline evaluation -------------------------------------------------------
+
+
+def decision_log(*, since: datetime | None = None) -> list[LoggedDecision]:
+    """Logged decisions whose first offer's outcome is known (accepted; or declined or ignored, which
+    count as not accepted), oldest first. Decisions where the contact cap, not the policy, chose (no
+    propensity) and offers still open are left out. Staff only: across organizations."""
+    decisions = OfferDecision.objects.filter(chosen__isnull=False, propensity__isnull=False, propensity__gt=0)
+    if since is not None:
+        decisions = decisions.filter(at__gte=since)
+    rows = list(decisions.order_by("at", "id").values_list("run_id", "chosen_id", "candidates", "propensity"))
+    outcomes: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for run_id, offer_id, kind in OfferOutcome.objects.filter(
+        recommendation__run_id__in=[r[0] for r in rows],
+        kind__in=(OfferOutcome.Kind.ACCEPTED, OfferOutcome.Kind.DECLINED, OfferOutcome.Kind.IGNORED),
+    ).values_list("recommendation__run_id", "offer_id", "kind"):
+        outcomes[(run_id, offer_id)].add(kind)
+    log = []
+    for run_id, chosen_id, candidates, propensity in rows:
+        kinds = outcomes.get((run_id, chosen_id))
+        if not kinds:
+            continue
+        code = next(c["code"] for c in candidates if c["offer"] == chosen_id)
+        log.append(
+            LoggedDecision(
+                candidates=candidates,
+                chosen=code,
+                propensity=float(propensity),
+                accepted=OfferOutcome.Kind.ACCEPTED in kinds,
+            )
+        )
+    return log
