@@ -319,8 +319,8 @@ def _decide(organization, run, picks, segment, now, excluded) -> list[OfferRecom
         if rec.offer_id not in shown and room is not None:
             if room <= 0:
                 excluded[rec.offer.code] = (
-                    f"contact cap: {len(shown)} offer(s) already shown within "
-                    f"{setting('OFFERS_CONTACT_WINDOW_DAYS')} days (at most {setting('OFFERS_CONTACT_CAP')})"
+                    f"contact cap: at most {setting('OFFERS_CONTACT_CAP')} different offer(s) per "
+                    f"{setting('OFFERS_CONTACT_WINDOW_DAYS')} days ({len(shown)} shown in the window)"
                 )
                 continue
             room -= 1
