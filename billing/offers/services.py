@@ -187,8 +187,28 @@ def offers_compute(
         return _offers_compute(organization=organization, statement=statement, trigger=trigger, now=now)
 
 
+def offers_profiling_stop(*, organization: Organization) -> int:
+    """The organization withdrew its consent: delete what was derived from its usage, in the caller's
+    transaction (consent_set's). Profiles of its runs are emptied, its decision log (segments, scores)
+    deleted, the segment on its outcomes cleared. Computations are refused by ``offers_compute``, which
+    reads the consent under the organization's row lock. Returns the number of runs whose profile went.
+
+    Kept: the recommendations themselves (a statement's frozen offers are part of that issued statement;
+    the selectors no longer show personalized ones without consent) and the acceptance model's counts,
+    which are totals over all organizations with no reference to this one."""
+    with transaction.atomic():
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        cleared = OfferRun.objects.filter(organization=organization).exclude(profile={}).update(profile={})
+        OfferDecision.objects.filter(organization=organization).delete()
+        OfferOutcome.objects.filter(organization=organization).exclude(segment="").update(segment="")
+    return cleared
+
+
 def _offers_compute(*, organization, statement, trigger, now) -> OfferRun:
     months = int(setting("OFFERS_PROFILE_MONTHS"))
+    # Consent as committed now, under the row lock consent_set takes: a withdrawal either committed before
+    # (no usage is read) or waits for this computation and then deletes its profile.
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
     consent = organization.personalization_consent
     holdout = in_holdout(organization)
     personalized = consent and not holdout
