@@ -17,7 +17,7 @@ from billing.models import (
     OfferResponse,
     OfferRun,
 )
-from billing.offers.selectors import offer_report
+from billing.offers.selectors import offer_report, uplift_report
 from billing.offers.services import offer_change_request_close, offers_compute
 
 
@@ -48,6 +48,7 @@ class OfferAdmin(admin.ModelAdmin):
         rows = offer_report()
         context = {
             **self.admin_site.each_context(request),
+            "uplift": uplift_report(),
             "title": "Offers: impressions, acceptance and savings",
             "rows": rows,
             "opts": self.model._meta,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -501,6 +502,7 @@ def offer_impressions_record(
         raise ValueError(f"unknown channel {channel!r}")
     now = now or timezone.now()
     with transaction.atomic():
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
         recs = list(
             OfferRecommendation.objects.filter(organization=organization, pk__in=list(recommendation_ids)).values_list(
                 "id", "offer_id"
@@ -557,21 +559,42 @@ def _outcomes_after_impressions(organization: Organization, recommendation_ids: 
         ignore_conflicts=True,
     )
     threshold = int(setting("OFFERS_IGNORE_IMPRESSIONS"))
-    candidates = (
+    # The organization's row lock (taken by the caller) makes "not yet ignored" hold until we commit, so
+    # each recommendation is counted as ignored once; the queries do not grow with the number shown.
+    ignored = list(
         OfferRecommendation.objects.filter(pk__in=recommendation_ids, response__isnull=True)
         .exclude(outcomes__kind=OfferOutcome.Kind.IGNORED)
         .annotate(n=Count("impressions"))
         .filter(n__gte=threshold)
         .values_list("id", "offer_id")
     )
-    for rid, offer_id in candidates:
-        _, created = OfferOutcome.objects.get_or_create(
+    if not ignored:
+        return
+    OfferOutcome.objects.bulk_create(
+        OfferOutcome(
+            organization=organization,
             recommendation_id=rid,
+            offer_id=offer_id,
+            segment=segments.get(rid) or "",
             kind=OfferOutcome.Kind.IGNORED,
-            defaults=dict(organization=organization, offer_id=offer_id, segment=segments.get(rid) or "", at=now),
+            at=now,
         )
-        if created:
-            _learn(offer_id, segments.get(rid), not_accepted=1, now=now)
+        for rid, offer_id in ignored
+    )
+    per_arm: dict[tuple[int, str], int] = defaultdict(int)
+    for rid, offer_id in ignored:
+        if segments.get(rid):
+            per_arm[(offer_id, segments[rid])] += 1
+    if per_arm:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO billing_offeracceptance (offer_id, segment, accepted, not_accepted, updated_at) "
+                "SELECT o, s, 0, n, %s FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS t(o, s, n) "
+                "ON CONFLICT (offer_id, segment) DO UPDATE SET "
+                "not_accepted = billing_offeracceptance.not_accepted + EXCLUDED.not_accepted, "
+                "updated_at = EXCLUDED.updated_at",
+                [now, [k[0] for k in per_arm], [k[1] for k in per_arm], list(per_arm.values())],
+            )
 
 
 def offer_respond(

@@ -122,3 +122,25 @@ def test_panel_states_the_claim_in_the_customers_language(meridian, make, rf, la
     for amount in (europe.saving_total, europe.saving_total_incl_tax, europe.price_monthly):
         assert fmt.money(amount) in html
     assert 'href="/static/css/offers.css"' in html and 'class="offer-changes"' in html
+
+
+def test_graphql_states_the_claim_and_refuses_a_second_request(meridian, api, token_for):
+    from portal.api.core.nodes import encode_id
+
+    statements = issue_periods(meridian)
+    first = _europe(offers_compute(organization=meridian, statement=statements[1], now=ISSUED_AT))
+    second = _europe(offers_compute(organization=meridian, statement=statements[2], now=ISSUED_AT))
+    token = token_for(meridian, role="admin")
+    query = """query($n: String!) { statement(number: $n) { offers { id code months periodStart periodEnd
+      savingTotal savingTotalInclTax taxRate pricePerMonth termMonths } } }"""
+    offers = api(token).data(query, {"n": statements[2].number})["statement"]["offers"]
+    europe = next(o for o in offers if o["code"] == "europe-pack-eur")
+    assert europe["months"] == 3 and europe["periodStart"] == statements[0].period_start.isoformat()
+    assert D(europe["savingTotalInclTax"]) == second.saving_total_incl_tax and D(europe["taxRate"]) == D("0.21")
+    assert D(europe["pricePerMonth"]) == second.offer.plan.monthly_fee and europe["termMonths"] == 12
+    respond = """mutation($id: ID!) { respondToOffer(offerId: $id, decision: ACCEPT) {
+      offer { status } errors { field code message } } }"""
+    ok = api(token).data(respond, {"id": encode_id("Offer", first.pk)})["respondToOffer"]
+    assert ok["errors"] == [] and ok["offer"]["status"] == "ACCEPTED"
+    again = api(token).data(respond, {"id": encode_id("Offer", second.pk)})["respondToOffer"]
+    assert [e["code"] for e in again["errors"]] == ["ALREADY_REQUESTED"]
