@@ -400,6 +400,9 @@ def reason_words(
     fmt: Formatter,
     organization,
     retention: list[str] | None = None,
+    saving_incl_tax: Decimal | None = None,
+    price: Decimal | None = None,
+    term_months: int = 0,
 ) -> str:
     """'Based on 1,240 minutes of calls to Europe (most to Germany) in Aug – Oct 2026, International Pack
     Europe would have cost €88.20 instead of €300.60: you would have saved €212.40 (€70.80 a month).'"""
@@ -412,9 +415,14 @@ def reason_words(
         f"{basis}, {title} would have cost {fmt.money(pricing.cost_with_offer)} instead of "
         f"{fmt.money(pricing.cost_current)}: you would have saved {fmt.money(saving)}"
     )
+    if saving_incl_tax is not None:
+        text += f" before tax, {fmt.money(saving_incl_tax)} with tax"
     if profile.months > 1:
-        text += f" ({fmt.money(profile.per_month(saving))} a month)"
+        text += f" ({fmt.money(profile.per_month(saving))} a month before tax)"
     text += "."
+    if price is not None:
+        text += f" {title} costs {fmt.money(price)} a month per line before tax"
+        text += f", for at least {term_months} months." if term_months else ", with no minimum term."
     if retention:
         text = "We noticed that " + " and ".join(retention) + ". " + text
     return text

@@ -449,6 +449,9 @@ def _personalized(organization, run, periods, billed_facts, lines, account, offe
             fmt=fmt,
             organization=organization,
             retention=signal_reasons if retention else None,
+            saving_incl_tax=incl_tax,
+            price=offer.plan.monthly_fee,
+            term_months=offer.term_months,
         )
         rec = OfferRecommendation(
             organization=organization,

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 from django.db import IntegrityError, transaction
 
+from billing.formatting import Formatter
 from billing.models import AuditLog, OfferChangeRequest, OfferRecommendation
 from billing.offers.services import OfferError, offer_respond, offers_compute
 from billing.periods import billing_period
@@ -57,6 +58,14 @@ def test_saving_before_and_after_tax_price_and_term_reproduce_from_statements(me
     # What changes: the usage lines the pack re-prices, each before and after, summing to the usage part.
     assert europe.changes and all(c["what"][1] == "international" for c in europe.changes)
     assert all(D(c["before"]) > D(c["after"]) for c in europe.changes)
+    # The reason (also what the PDF prints) says the same: before and with tax, price and term.
+    fmt = Formatter(meridian)
+    assert f"you would have saved {fmt.money(europe.saving_total)} before tax, " in europe.reason
+    assert f"{fmt.money(europe.saving_total_incl_tax)} with tax" in europe.reason
+    assert (
+        f"{europe.title} costs {fmt.money(europe.price_monthly)} a month per line before tax, for at least 12 months."
+        in europe.reason
+    )
 
 
 def test_one_open_request_per_offer_and_organization(meridian, make):
