@@ -87,9 +87,18 @@ class OfferRunAdmin(admin.ModelAdmin):
         "holdout",
         "legacy",
         "profile",
+        "retention_risk",
         "why_not_shown",
     ]
     inlines = [RecommendationInline]
+
+    @admin.display(description="Retention risk")
+    def retention_risk(self, obj):
+        risk = (obj.profile or {}).get("retention_risk")
+        if not risk:
+            return "— (computed only with consent)"
+        rows = format_html_join("", "<li>{} points: {}</li>", ((p, why) for p, why in risk["reasons"]))
+        return format_html("<strong>{} / 100 ({})</strong><ul>{}</ul>", risk["score"], risk["level"], rows)
 
     @admin.display(description="Why other offers were not shown")
     def why_not_shown(self, obj):

@@ -426,3 +426,45 @@ def reason_words(
     if retention:
         text = "We noticed that " + " and ".join(retention) + ". " + text
     return text
+
+
+# --- Retention risk ---------------------------------------------------------------------------------
+
+RISK_HIGH = 40  # a score from here on makes retention offers eligible, like the retention signal
+
+
+@dataclass(frozen=True)
+class RetentionRisk:
+    """An explainable score from 0 to 100 from the organization's own trend; each part says why."""
+
+    score: int
+    reasons: list[tuple[int, str]]  # (points, why)
+
+    @property
+    def level(self) -> str:
+        return "high" if self.score >= RISK_HIGH else "medium" if self.score >= 20 else "low"
+
+    def as_json(self) -> dict:
+        return {"score": self.score, "level": self.level, "reasons": [[p, why] for p, why in self.reasons]}
+
+
+def retention_risk(profile: Profile, disputes: int) -> RetentionRisk:
+    """Points, each capped so that no single sign decides alone:
+    - minutes falling: one point per percent of fall from the first to the last month, at most 50;
+    - lines lost: the net share of lines switched off (off minus added, of the lines there were), one
+      point per percent, at most 30;
+    - disputes raised on the months' statements: 10 each, at most 20."""
+    reasons: list[tuple[int, str]] = []
+    trend = profile.trend_percent
+    if trend < 0:
+        points = min(int(-trend), 50)
+        if points:
+            reasons.append((points, f"call minutes fell by {abs(trend)} % from the first to the last month"))
+    net_lost = profile.lines_removed - profile.lines_added
+    if net_lost > 0:
+        before = max(profile.lines_active + net_lost, 1)
+        points = min(int(Decimal(net_lost) * 100 / before), 30)
+        reasons.append((points, f"{net_lost} of {before} lines switched off (net of lines added)"))
+    if disputes:
+        reasons.append((min(10 * disputes, 20), f"{disputes} statement line(s) disputed"))
+    return RetentionRisk(min(sum(p for p, _ in reasons), 100), reasons)

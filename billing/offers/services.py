@@ -22,6 +22,7 @@ from django.utils import timezone
 from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.formatting import Formatter
 from billing.models import (
+    Dispute,
     Line,
     LinePlan,
     Offer,
@@ -414,6 +415,16 @@ def _personalized(organization, run, periods, billed_facts, lines, account, offe
     metrics = profile.metrics()
     signal, signal_reasons = profile.retention_signal()
     run.profile["retention_signal"] = signal_reasons
+    disputes = Dispute.objects.filter(
+        statement__organization=organization,
+        statement__period_start__gte=profile.period_start,
+        statement__period_start__lte=profile.period_end,
+    ).count()
+    risk = engine.retention_risk(profile, disputes)
+    run.profile["retention_risk"] = risk.as_json()
+    if risk.score >= engine.RISK_HIGH and not signal:
+        # The risk score (disputes included) makes retention offers eligible too, and says why.
+        signal, signal_reasons = True, [why for _points, why in risk.reasons]
     fmt = Formatter(organization)
     scored = []
     for offer in offers:
