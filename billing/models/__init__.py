@@ -5,6 +5,7 @@ from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.models.offers import (
     Offer,
     OfferAcceptance,
+    OfferCampaign,
     OfferChangeRequest,
     OfferDecision,
     OfferImpression,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditLog",
     "Offer",
     "OfferAcceptance",
+    "OfferCampaign",
     "OfferChangeRequest",
     "OfferDecision",
     "OfferImpression",

@@ -394,3 +394,42 @@ class OfferAcceptance(models.Model):
 
     def __str__(self):
         return f"{self.offer_id}/{self.segment}: {self.accepted}/{self.accepted + self.not_accepted}"
+
+
+class OfferCampaign(models.Model):
+    """A staff campaign: some offers, for a period, to a segment, at most ``cap`` of them per organization.
+
+    An offer that belongs to any campaign is shown only through an active one whose segment matches the
+    organization's; offers in no campaign are shown as always."""
+
+    name = models.CharField(max_length=120)
+    offers = models.ManyToManyField(Offer, related_name="campaigns")
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="Exclusive")
+    segment = models.CharField(
+        max_length=60,
+        default="*/*/*",
+        help_text="size/mix/trend, each part a value or *: e.g. s/intl/* (sizes s m l; mix intl domestic; "
+        "trend down flat up)",
+    )
+    cap = models.PositiveSmallIntegerField(default=1, help_text="Different offers of the campaign per organization")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gt=models.F("starts_on")), name="offer_campaign_ordered")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.starts_on} – {self.ends_on})"
+
+    def clean(self):
+        super().clean()
+        parts = self.segment.split("/")
+        allowed = [{"s", "m", "l", "*"}, {"intl", "domestic", "-", "*"}, {"down", "flat", "up", "-", "*"}]
+        if len(parts) != 3 or any(p not in a for p, a in zip(parts, allowed, strict=False)):
+            raise ValidationError({"segment": "size/mix/trend, e.g. s/intl/* (each part a value or *)"})
+
+    def matches(self, segment: str) -> bool:
+        return all(want in ("*", got) for want, got in zip(self.segment.split("/"), segment.split("/"), strict=False))

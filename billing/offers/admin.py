@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from billing.models import (
     Offer,
     OfferAcceptance,
+    OfferCampaign,
     OfferChangeRequest,
     OfferDecision,
     OfferImpression,
@@ -17,7 +18,7 @@ from billing.models import (
     OfferResponse,
     OfferRun,
 )
-from billing.offers.selectors import offer_report, uplift_report
+from billing.offers.selectors import campaign_results, offer_report, uplift_report
 from billing.offers.services import offer_change_request_close, offers_compute
 
 
@@ -237,3 +238,46 @@ class OfferOutcomeAdmin(ReadOnlyAdmin):
 class OfferAcceptanceAdmin(ReadOnlyAdmin):
     list_display = ["offer", "segment", "accepted", "not_accepted", "updated_at"]
     search_fields = ["offer__code", "segment"]
+
+
+@admin.register(OfferCampaign)
+class OfferCampaignAdmin(admin.ModelAdmin):
+    """A campaign is offers + period + segment + cap; its results are counted from the recorded outcomes."""
+
+    list_display = ["name", "starts_on", "ends_on", "segment", "cap", "shown", "accepted", "acceptance"]
+    filter_horizontal = ["offers"]
+    readonly_fields = ["results"]
+    fields = ["name", "offers", "starts_on", "ends_on", "segment", "cap", "results"]
+
+    @admin.display(description="Shown")
+    def shown(self, obj):
+        return campaign_results(campaign=obj).shown
+
+    @admin.display(description="Accepted")
+    def accepted(self, obj):
+        return campaign_results(campaign=obj).accepted
+
+    @admin.display(description="Acceptance")
+    def acceptance(self, obj):
+        rate = campaign_results(campaign=obj).acceptance_rate
+        return "—" if rate is None else f"{rate} %"
+
+    @admin.display(description="Results")
+    def results(self, obj):
+        if obj.pk is None:
+            return "—"
+        r = campaign_results(campaign=obj)
+        savings = ", ".join(f"{amount} {currency}" for currency, amount in sorted(r.savings_monthly_accepted.items()))
+        return format_html(
+            '<table class="campaign-results"><tr><th>Organizations reached</th><td>{}</td></tr>'
+            "<tr><th>Shown</th><td>{}</td></tr><tr><th>Accepted</th><td>{}</td></tr>"
+            "<tr><th>Declined</th><td>{}</td></tr><tr><th>Ignored</th><td>{}</td></tr>"
+            "<tr><th>Acceptance</th><td>{}</td></tr><tr><th>Savings accepted / month</th><td>{}</td></tr></table>",
+            r.organizations,
+            r.shown,
+            r.accepted,
+            r.declined,
+            r.ignored,
+            "—" if r.acceptance_rate is None else f"{r.acceptance_rate} %",
+            savings or "—",
+        )

@@ -457,3 +457,49 @@ def uplift_report() -> list[UpliftRow]:
                         )
                     )
     return rows
+
+
+# --- Staff campaigns ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignResults:
+    organizations: int = 0  # organizations shown at least one of its offers
+    shown: int = 0  # recommendations shown
+    accepted: int = 0
+    declined: int = 0
+    ignored: int = 0
+    savings_monthly_accepted: dict[str, Decimal] | None = None  # per currency
+
+    @property
+    def acceptance_rate(self) -> Decimal | None:
+        return (Decimal(self.accepted) / self.shown * 100).quantize(Decimal("0.1")) if self.shown else None
+
+
+def campaign_results(*, campaign) -> CampaignResults:
+    """What a campaign's offers did within its period, in its segment, from the recorded outcomes."""
+    outcomes = OfferOutcome.objects.filter(
+        offer__in=campaign.offers.all(), at__date__gte=campaign.starts_on, at__date__lt=campaign.ends_on
+    ).values_list("organization_id", "recommendation_id", "kind", "segment")
+    result = CampaignResults(savings_monthly_accepted={})
+    orgs, accepted_recs = set(), []
+    for org_id, rec_id, kind, segment in outcomes:
+        if segment and not campaign.matches(segment):
+            continue
+        if kind == OfferOutcome.Kind.SHOWN:
+            result.shown += 1
+            orgs.add(org_id)
+        elif kind == OfferOutcome.Kind.ACCEPTED:
+            result.accepted += 1
+            accepted_recs.append(rec_id)
+        elif kind == OfferOutcome.Kind.DECLINED:
+            result.declined += 1
+        else:
+            result.ignored += 1
+    result.organizations = len(orgs)
+    for currency, saving in OfferRecommendation.objects.filter(pk__in=accepted_recs).values_list(
+        "currency", "saving_monthly"
+    ):
+        if saving is not None:
+            result.savings_monthly_accepted[currency] = result.savings_monthly_accepted.get(currency, 0) + saving
+    return result

@@ -27,6 +27,7 @@ from billing.models import (
     LinePlan,
     Offer,
     OfferAcceptance,
+    OfferCampaign,
     OfferChangeRequest,
     OfferDecision,
     OfferImpression,
@@ -271,6 +272,59 @@ def _offers_compute(*, organization, statement, trigger, now) -> OfferRun:
     return run
 
 
+def _campaign_filter(organization, recs, segment, now, excluded) -> list[OfferRecommendation]:
+    """Offers that belong to a staff campaign are shown only through an active campaign for the
+    organization's segment, and at most the campaign's cap of its offers per organization."""
+    if not recs:
+        return recs
+    today = now.astimezone(organization.tz).date()
+    campaigns = list(
+        OfferCampaign.objects.filter(offers__in=[r.offer_id for r in recs]).distinct().prefetch_related("offers")
+    )
+    if not campaigns:
+        return recs
+    by_offer: dict[int, list[OfferCampaign]] = defaultdict(list)
+    for campaign in campaigns:
+        for offer in campaign.offers.all():
+            by_offer[offer.pk].append(campaign)
+    used: dict[int, set[int]] = {}
+    kept = []
+    for rec in recs:
+        mine = by_offer.get(rec.offer_id)
+        if not mine:
+            kept.append(rec)
+            continue
+        why = []
+        for campaign in mine:
+            if not (campaign.starts_on <= today < campaign.ends_on):
+                why.append(f"campaign {campaign.name!r} runs {campaign.starts_on} – {campaign.ends_on}")
+                continue
+            if not campaign.matches(segment):
+                why.append(f"campaign {campaign.name!r} is for segment {campaign.segment}, not {segment}")
+                continue
+            if campaign.pk not in used:
+                used[campaign.pk] = set(
+                    OfferOutcome.objects.filter(
+                        organization=organization,
+                        kind=OfferOutcome.Kind.SHOWN,
+                        offer__in=[o.pk for o in campaign.offers.all()],
+                        at__date__gte=campaign.starts_on,
+                        at__date__lt=campaign.ends_on,
+                    ).values_list("offer_id", flat=True)
+                )
+            taken = used[campaign.pk]
+            if rec.offer_id not in taken and len(taken) >= campaign.cap:
+                why.append(f"campaign {campaign.name!r}: its cap of {campaign.cap} offer(s) is reached")
+                continue
+            taken.add(rec.offer_id)
+            break
+        else:
+            excluded[rec.offer.code] = "; ".join(why)
+            continue
+        kept.append(rec)
+    return kept
+
+
 def _value_of(rec: OfferRecommendation) -> Decimal:
     if setting("OFFERS_VALUE") == "margin":
         return rec.offer.margin_monthly or Decimal(0)
@@ -335,6 +389,7 @@ def _decide(organization, run, picks, segment, now, excluded) -> list[OfferRecom
             ]
             candidates = [candidates[i] for i in group_choice.order]
         ordered += [group[i] for i in group_choice.order]
+    ordered = _campaign_filter(organization, ordered, segment, now, excluded)
     shown, room = contact_window(organization, now)
     kept = []
     for rec in ordered:
