@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -25,7 +25,7 @@ from billing.models import (
     OfferRun,
     Statement,
 )
-from billing.offers.engine import period_words
+from billing.offers.engine import RISK_HIGH, Profile, period_words, retention_risk
 from billing.offers.learning import LoggedDecision
 from billing.offers.services import setting
 from billing.usage.scope import Scope
@@ -503,3 +503,86 @@ def campaign_results(*, campaign) -> CampaignResults:
         if saving is not None:
             result.savings_monthly_accepted[currency] = result.savings_monthly_accepted.get(currency, 0) + saving
     return result
+
+
+# --- Retention risk: its precision on history ----------------------------------------------------------
+
+
+@dataclass
+class RiskBacktest:
+    """Each (organization, month) from the fourth month of its usage on: the risk over the three months
+    before, and whether the organization then showed the signs of leaving in that month (switched off
+    more lines than it added, or its call minutes fell by 15 % or more from the month before)."""
+
+    points: list[tuple[str, date, int, bool]]  # (account, month, score, left)
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for _a, _m, score, _left in self.points if score >= RISK_HIGH)
+
+    @property
+    def true_positives(self) -> int:
+        return sum(1 for _a, _m, score, left in self.points if score >= RISK_HIGH and left)
+
+    @property
+    def positives(self) -> int:
+        return sum(1 for *_x, left in self.points if left)
+
+    @property
+    def precision(self) -> Decimal | None:
+        return (Decimal(self.true_positives) / self.flagged).quantize(Decimal("0.001")) if self.flagged else None
+
+    @property
+    def recall(self) -> Decimal | None:
+        return (Decimal(self.true_positives) / self.positives).quantize(Decimal("0.001")) if self.positives else None
+
+
+def retention_risk_backtest() -> RiskBacktest:
+    """Staff only. Organizations without consent are skipped (their usage is not read). Minutes come from
+    the monthly rollups (calendar months, outbound voice), lines from their switch-on and -off dates,
+    disputes from the statements of the months."""
+    from billing.models import Dispute, Line, Organization, UsageMonthly
+    from billing.periods import add_months
+
+    points = []
+    for org in Organization.objects.filter(personalization_consent=True).order_by("account_number"):
+        minutes = {
+            month: Decimal(seconds or 0) / 60
+            for month, seconds in UsageMonthly.objects.filter(
+                organization=org, usage_type="voice", direction="outbound"
+            )
+            .values("local_date")
+            .annotate(s=Sum("billable_seconds"))
+            .values_list("local_date", "s")
+        }
+        if len(minutes) < 4:
+            continue
+        lines = list(Line.objects.filter(organization=org).values_list("activated_on", "deactivated_on"))
+        disputes = list(Dispute.objects.filter(statement__organization=org).values_list("statement__period_start"))
+        months = sorted(minutes)
+        for i in range(3, len(months)):
+            window, month = months[i - 3 : i], months[i]
+            start, end = window[0], add_months(window[-1], 1) - timedelta(days=1)
+            month_end = add_months(month, 1) - timedelta(days=1)
+            profile = Profile(
+                months=3,
+                period_start=start,
+                period_end=end,
+                minutes_by_month=[minutes[m] for m in window],
+                minutes_by_key={},
+                minutes_by_country={},
+                minutes_by_location={},
+                minutes_by_person={},
+                usage_cost_total=Decimal(0),
+                overage_total=Decimal(0),
+                lines_active=sum(1 for on, off in lines if on <= end and (off is None or off > end)),
+                lines_added=sum(1 for on, _off in lines if start < on <= end),
+                lines_removed=sum(1 for _on, off in lines if off is not None and start < off <= end),
+            )
+            score = retention_risk(profile, sum(1 for (d,) in disputes if start <= d <= end)).score
+            off_then = sum(1 for _on, off in lines if off is not None and month <= off <= month_end)
+            on_then = sum(1 for on, _off in lines if month <= on <= month_end)
+            before = minutes[months[i - 1]]
+            fell = bool(before) and (minutes[month] - before) / before * 100 <= -15
+            points.append((org.account_number, month, score, off_then > on_then or fell))
+    return RiskBacktest(points)

@@ -61,3 +61,54 @@ def test_risk_is_computed_with_consent_and_shown_to_staff(make, catalog, client)
     assert "retention_risk" not in private.profile
     page = client.get(f"/admin/billing/offerrun/{private.pk}/change/").content.decode()
     assert "computed only with consent" in page
+
+
+def _monthly(org, month, minutes):
+    from billing.models import UsageMonthly
+
+    UsageMonthly.objects.create(
+        organization=org,
+        local_date=month,
+        usage_type="voice",
+        category="national",
+        direction="outbound",
+        duration_band=1,
+        records=1,
+        answered=1,
+        duration_seconds=minutes * 60,
+        billable_seconds=minutes * 60,
+        max_duration_seconds=60,
+        data_bytes=0,
+        cost=D(0),
+    )
+
+
+def test_backtest_reports_precision_and_recall_on_history(make):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from billing.offers.selectors import retention_risk_backtest
+
+    months = [date(2026, m, 1) for m in range(1, 6)]
+    falling = make.organization(account_number="A1", personalization_consent=True)
+    for month, minutes in zip(months, (1000, 800, 600, 300, 300), strict=True):
+        _monthly(falling, month, minutes)
+    steady = make.organization(account_number="B1", personalization_consent=True)
+    for month in months:
+        _monthly(steady, month, 500)
+    private = make.organization(account_number="C1", personalization_consent=False)
+    for month, minutes in zip(months, (1000, 500, 100, 10, 1), strict=True):
+        _monthly(private, month, minutes)
+    result = retention_risk_backtest()
+    assert [(a, m.month, s, left) for a, m, s, left in result.points] == [
+        ("A1", 4, 40, True),  # Jan–Mar fell 40 %: high; April fell 50 %: a sign of leaving
+        ("A1", 5, 50, False),  # Feb–Apr fell 62.5 % (capped at 50); May flat
+        ("B1", 4, 0, False),
+        ("B1", 5, 0, False),
+    ]
+    assert (result.precision, result.recall) == (D("0.500"), D("1.000"))
+    out = StringIO()
+    call_command("offers_retention_backtest", stdout=out)
+    assert "4 organization-months; high risk (>= 40): 2; signs of leaving: 1; both: 1" in out.getvalue()
+    assert "precision 0.500, recall 1.000" in out.getvalue()
