@@ -18,21 +18,31 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.dates import format_interval
+from django.conf import settings
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 
 from billing.formatting import Formatter, locale_of
 from billing.money import money
 from billing.rating.engine import PlanTerms
 from billing.rating.pipeline import PeriodUsage, RatedPeriod, period_usage_rate
 
-ZONE_NAMES = {"EU": "Europe", "NA": "North America", "APAC": "Asia-Pacific", "ROW": "the rest of the world"}
+# The reason is written in the organization's statement language (the services activate it with
+# translation.override); these are its words (billing/locale, block "Offer reasons").
+ZONE_NAMES = {
+    "EU": gettext_lazy("Europe"),
+    "NA": gettext_lazy("North America"),
+    "APAC": gettext_lazy("Asia-Pacific"),
+    "ROW": gettext_lazy("the rest of the world"),
+}
 CATEGORY_PHRASES = {
-    "local": "local calls",
-    "national": "national calls",
-    "mobile": "calls to mobiles",
-    "toll_free": "toll-free calls",
-    "premium": "premium-rate calls",
-    "internal": "internal calls",
-    "other": "other calls",
+    "local": gettext_lazy("local calls"),
+    "national": gettext_lazy("national calls"),
+    "mobile": gettext_lazy("calls to mobiles"),
+    "toll_free": gettext_lazy("toll-free calls"),
+    "premium": gettext_lazy("premium-rate calls"),
+    "internal": gettext_lazy("internal calls"),
+    "other": gettext_lazy("other calls"),
 }
 # The retention signal: minutes falling by at least this much from the first to the last month, or more
 # lines switched off than added. Simple on purpose: staff and customers can check it against their statements.
@@ -102,11 +112,16 @@ class Profile:
     def retention_signal(self) -> tuple[bool, list[str]]:
         reasons = []
         if self.trend_percent <= RETENTION_TREND_PERCENT:
-            reasons.append(f"your call minutes fell by {abs(self.trend_percent)} % from the first to the last month")
+            reasons.append(
+                _("your call minutes fell by %(percent)s %% from the first to the last month")
+                % {"percent": abs(self.trend_percent)}
+            )
         if self.lines_removed > self.lines_added:  # lines replaced by new ones are not a sign of leaving
-            text = f"{self.lines_removed} line{'s were' if self.lines_removed != 1 else ' was'} switched off"
+            text = ngettext(
+                "%(count)s line was switched off", "%(count)s lines were switched off", self.lines_removed
+            ) % {"count": self.lines_removed}
             if self.lines_added:
-                text += f" and only {self.lines_added} added"
+                text += _(" and only %(count)s added") % {"count": self.lines_added}
             reasons.append(text)
         return bool(reasons), reasons
 
@@ -356,6 +371,13 @@ def price_candidate(
 # --- Words ----------------------------------------------------------------------------------------
 
 
+def reason_language(organization) -> str:
+    """The organization's statement language (as billing.statements names it): its locale's language
+    when the portal has it, else English."""
+    language = (organization.locale or "en").split("-")[0].lower()
+    return language if language in {code for code, _name in settings.LANGUAGES} else "en"
+
+
 def period_words(start: date, end: date, locale: str, billing_day: int) -> str:
     """'Aug – Oct 2026' when periods are calendar months, else 'Aug 5 – Nov 4, 2026'."""
     skeleton = "yMMM" if billing_day == 1 else "yMMMd"
@@ -363,7 +385,8 @@ def period_words(start: date, end: date, locale: str, billing_day: int) -> str:
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + _(" and ") + items[-1]
 
 
 def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: Formatter, locale: str) -> str | None:
@@ -375,8 +398,8 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     others = sorted({category for category, zone in keys if category != "international"})
     parts = []
     if zones:
-        parts.append("calls to " + _and([ZONE_NAMES.get(z, z) for z in zones]))
-    parts += [CATEGORY_PHRASES.get(c, f"{c} calls") for c in others]
+        parts.append(_("calls to %(zones)s") % {"zones": _and([ZONE_NAMES.get(z, z) for z in zones])})
+    parts += [str(CATEGORY_PHRASES.get(c, c)) for c in others]
     what = _and(parts)
     countries: dict[str, Decimal] = defaultdict(Decimal)
     for key in keys:
@@ -386,10 +409,10 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     top = ""
     if countries:
         country = max(countries.items(), key=lambda item: (item[1], item[0]))[0]
-        name = Locale.parse("en").territories.get(country) if country else None  # the words are English
+        name = Locale.parse(get_language() or "en", sep="-").territories.get(country) if country else None
         if name:
-            top = f" (most to {name})"
-    return f"{fmt.number(minutes)} minutes of {what}{top}"
+            top = _(" (most to %(country)s)") % {"country": name}
+    return _("%(minutes)s minutes of %(what)s%(top)s") % {"minutes": fmt.number(minutes), "what": what, "top": top}
 
 
 def reason_words(
@@ -409,22 +432,38 @@ def reason_words(
     locale = locale_of(organization)
     when = period_words(profile.period_start, profile.period_end, locale, organization.billing_day)
     usage = _usage_words(profile, pricing.changed_usage, fmt, locale)
-    basis = f"Based on {usage} in {when}" if usage else f"Based on your usage in {when}"
+    if usage:
+        basis = _("Based on %(usage)s in %(when)s") % {"usage": usage, "when": when}
+    else:
+        basis = _("Based on your usage in %(when)s") % {"when": when}
     saving = pricing.saving_total
-    text = (
-        f"{basis}, {title} would have cost {fmt.money(pricing.cost_with_offer)} instead of "
-        f"{fmt.money(pricing.cost_current)}: you would have saved {fmt.money(saving)}"
-    )
+    text = _(
+        "%(basis)s, %(title)s would have cost %(with_offer)s instead of %(current)s: you would have saved %(saving)s"
+    ) % {
+        "basis": basis,
+        "title": title,
+        "with_offer": fmt.money(pricing.cost_with_offer),
+        "current": fmt.money(pricing.cost_current),
+        "saving": fmt.money(saving),
+    }
     if saving_incl_tax is not None:
-        text += f" before tax, {fmt.money(saving_incl_tax)} with tax"
+        text += _(" before tax, %(gross)s with tax") % {"gross": fmt.money(saving_incl_tax)}
     if profile.months > 1:
-        text += f" ({fmt.money(profile.per_month(saving))} a month before tax)"
+        text += _(" (%(monthly)s a month before tax)") % {"monthly": fmt.money(profile.per_month(saving))}
     text += "."
     if price is not None:
-        text += f" {title} costs {fmt.money(price)} a month per line before tax"
-        text += f", for at least {term_months} months." if term_months else ", with no minimum term."
+        text += " " + _("%(title)s costs %(price)s a month per line before tax") % {
+            "title": title,
+            "price": fmt.money(price),
+        }
+        text += (
+            ngettext(", for at least %(months)s month.", ", for at least %(months)s months.", term_months)
+            % {"months": term_months}
+            if term_months
+            else _(", with no minimum term.")
+        )
     if retention:
-        text = "We noticed that " + " and ".join(retention) + ". " + text
+        text = _("We noticed that %(reasons)s.") % {"reasons": _(" and ").join(retention)} + " " + text
     return text
 
 

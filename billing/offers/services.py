@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing.audit import Actor, AuditAction, actor_of, audit_write
 from billing.formatting import Formatter
@@ -468,7 +468,9 @@ def _personalized(organization, run, periods, billed_facts, lines, account, offe
     }
     run.profile = profile.as_json(names)
     metrics = profile.metrics()
-    signal, signal_reasons = profile.retention_signal()
+    language = engine.reason_language(organization)
+    with translation.override(language):
+        signal, signal_reasons = profile.retention_signal()
     run.profile["retention_signal"] = signal_reasons
     disputes = Dispute.objects.filter(
         statement__organization=organization,
@@ -508,17 +510,18 @@ def _personalized(organization, run, periods, billed_facts, lines, account, offe
             currency=organization.currency, statements=billed_facts, savings=pricing.saving_by_period
         )
         retention = offer.kind == Offer.Kind.RETENTION
-        reason = engine.reason_words(
-            title=offer.title,
-            profile=profile,
-            pricing=pricing,
-            fmt=fmt,
-            organization=organization,
-            retention=signal_reasons if retention else None,
-            saving_incl_tax=incl_tax,
-            price=offer.plan.monthly_fee,
-            term_months=offer.term_months,
-        )
+        with translation.override(language):
+            reason = engine.reason_words(
+                title=offer.title,
+                profile=profile,
+                pricing=pricing,
+                fmt=fmt,
+                organization=organization,
+                retention=signal_reasons if retention else None,
+                saving_incl_tax=incl_tax,
+                price=offer.plan.monthly_fee,
+                term_months=offer.term_months,
+            )
         rec = OfferRecommendation(
             organization=organization,
             offer=offer,

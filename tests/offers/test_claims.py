@@ -153,3 +153,46 @@ def test_graphql_states_the_claim_and_refuses_a_second_request(meridian, api, to
     assert ok["errors"] == [] and ok["offer"]["status"] == "ACCEPTED"
     again = api(token).data(respond, {"id": encode_id("Offer", second.pk)})["respondToOffer"]
     assert [e["code"] for e in again["errors"]] == ["ALREADY_REQUESTED"]
+
+
+@pytest.mark.parametrize(
+    "locale, words",
+    [
+        (
+            "de-DE",
+            [
+                "Auf Grundlage von ",
+                "Minuten Anrufe nach Europa (meist nach Deutschland) im Zeitraum",
+                "Sie hätten",
+                "ohne Steuer,",
+                "mit Steuer",
+                "pro Monat und Anschluss",
+                "Mindestlaufzeit von 12 Monaten.",
+            ],
+        ),
+        (
+            "fr-FR",
+            [
+                "D'après ",
+                "minutes d'appels vers l'Europe (principalement : Allemagne)",
+                "vous auriez économisé",
+                " HT, ",
+                " TTC",
+                "par mois et par ligne HT",
+                "durée minimale de 12 mois.",
+            ],
+        ),
+    ],
+)
+def test_reason_is_written_in_the_statement_language(make, catalog, locale, words):
+    from billing.models import Organization
+
+    org = consultancy(make, catalog)
+    Organization.objects.filter(pk=org.pk).update(locale=locale)
+    org.refresh_from_db()
+    statements = issue_periods(org)
+    europe = _europe(offers_compute(organization=org, statement=statements[-1], now=ISSUED_AT))
+    for word in words:
+        assert word in europe.reason, (word, europe.reason)
+    fmt = Formatter(org)
+    assert fmt.money(europe.saving_total) in europe.reason and "would have" not in europe.reason
