@@ -88,19 +88,20 @@ def test_answers_and_ignored_offers_update_the_model(meridian, settings):
         "accepted",
         "declined",
     }
-    if len(recs) > 2:  # the third is shown three times without an answer: ignored, not accepted, hidden
-        third = recs[2]
-        for _ in range(3):
-            offer_impressions_record(organization=meridian, recommendation_ids=[third.pk], channel="web")
-        kinds = list(OfferOutcome.objects.filter(recommendation=third).values_list("kind", flat=True))
-        assert sorted(kinds) == ["ignored", "shown"]
-        assert OfferAcceptance.objects.get(offer=third.offer, segment=segment).not_accepted == 1
-        scope = Scope(organization=meridian, role="admin")
-        assert third.pk not in [v.id for v in offers_for(scope=scope, statement=meridian.issued[-1])]
-        # Accepted after all: the answer replaces the guess.
-        offer_respond(organization=meridian, recommendation_id=third.pk, decision="accepted", now=ISSUED_AT)
-        row = OfferAcceptance.objects.get(offer=third.offer, segment=segment)
-        assert (row.accepted, row.not_accepted) == (1, 0)
+    assert len(recs) == 3
+    # The third is shown three times without an answer: ignored, not accepted, hidden.
+    third = recs[2]
+    for _ in range(3):
+        offer_impressions_record(organization=meridian, recommendation_ids=[third.pk], channel="web", now=ISSUED_AT)
+    kinds = list(OfferOutcome.objects.filter(recommendation=third).values_list("kind", flat=True))
+    assert sorted(kinds) == ["ignored", "shown"]
+    assert OfferAcceptance.objects.get(offer=third.offer, segment=segment).not_accepted == 1
+    scope = Scope(organization=meridian, role="admin")
+    assert third.pk not in [v.id for v in offers_for(scope=scope, statement=meridian.issued[-1])]
+    # Accepted after all: the answer replaces the guess.
+    offer_respond(organization=meridian, recommendation_id=third.pk, decision="accepted", now=ISSUED_AT)
+    row = OfferAcceptance.objects.get(offer=third.offer, segment=segment)
+    assert (row.accepted, row.not_accepted) == (1, 0)
 
 
 def test_exploration_is_bounded_and_its_propensities_are_stated():
