@@ -389,6 +389,7 @@ def _decide(organization, run, picks, segment, now, excluded) -> list[OfferRecom
             ]
             candidates = [candidates[i] for i in group_choice.order]
         ordered += [group[i] for i in group_choice.order]
+    policy_first = ordered[0] if ordered else None
     ordered = _campaign_filter(organization, ordered, segment, now, excluded)
     shown, room = contact_window(organization, now)
     kept = []
@@ -420,10 +421,10 @@ def _decide(organization, run, picks, segment, now, excluded) -> list[OfferRecom
         candidates=candidates,
         excluded=excluded,
         chosen=chosen.offer if chosen else None,
-        # The chosen offer's logged propensity is only a policy propensity when the cap kept the policy's
-        # first choice; otherwise the cap chose, and the evaluation skips the decision (propensity None).
+        # The chosen offer's logged propensity is only a policy propensity when the caps and campaigns kept
+        # the policy's first choice; otherwise they chose, and the evaluation skips it (propensity None).
         propensity=Decimal(str(propensity))
-        if chosen is not None and choice is not None and chosen is ordered[0]
+        if chosen is not None and choice is not None and chosen is policy_first
         else None,
         explored=explored,
         at=now,

@@ -38,6 +38,10 @@ def test_campaign_offers_only_in_period_for_the_segment_within_the_cap(meridian,
     run = offers_compute(organization=meridian, now=ISSUED_AT)
     assert "europe-pack-eur" not in _codes(run) and "world-pack-eur" not in _codes(run)
     assert "is for segment l/*/*, not s/intl/" in run.decision.excluded["europe-pack-eur"]
+    # The policy's first choice was removed by the campaign, not by the policy: no propensity is logged,
+    # so the offline evaluation leaves the decision out.
+    assert free.decision.candidates[0]["code"] == run.decision.candidates[0]["code"] == "europe-pack-eur"
+    assert run.decision.chosen is not None and run.decision.propensity is None
     campaign.segment = "s/intl/*"
     campaign.save()
     run = offers_compute(organization=meridian, now=ISSUED_AT)
