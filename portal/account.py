@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.audit import Actor, AuditAction, audit_write
 from billing.models import Organization
+from billing.offers.services import offers_profiling_stop
 from portal.models import ApiToken, Membership, Role, SavedView
 
 
@@ -193,6 +194,10 @@ def consent_set(*, organization: Organization, consent: bool, changed_by) -> Org
             "personalization_consent_changed_at",
         ]
     )
+    if not consent:
+        # The objection stops profiling in this very transaction (profiles and scores deleted; a
+        # computation that starts later, or waits on the organization's row, sees no consent).
+        offers_profiling_stop(organization=organization)
     _audit(
         organization=organization,
         user=changed_by,

@@ -346,6 +346,13 @@ LOCALE_PATHS = [BASE_DIR / "billing" / "locale"]
 OFFERS_PROFILE_MONTHS = int(os.environ.get("OFFERS_PROFILE_MONTHS", "3"))  # billing periods the profile reads
 OFFERS_MAX_SHOWN = int(os.environ.get("OFFERS_MAX_SHOWN", "3"))  # at most this many per statement / page
 OFFERS_DECLINE_SUPPRESS_DAYS = int(os.environ.get("OFFERS_DECLINE_SUPPRESS_DAYS", "90"))  # declined: hidden this long
+# Learning and the contact policy (README "Learning", "Contact policy").
+OFFERS_VALUE = os.environ.get("OFFERS_VALUE", "saving")  # what an acceptance is worth: "saving" or "margin"
+OFFERS_EXPLORATION = float(os.environ.get("OFFERS_EXPLORATION", "0.10"))  # share of decisions that explore (<= 0.5)
+OFFERS_CONTACT_CAP = int(os.environ.get("OFFERS_CONTACT_CAP", "1"))  # different offers shown per window
+OFFERS_CONTACT_WINDOW_DAYS = int(os.environ.get("OFFERS_CONTACT_WINDOW_DAYS", "91"))  # sliding window: a quarter
+OFFERS_IGNORE_IMPRESSIONS = int(os.environ.get("OFFERS_IGNORE_IMPRESSIONS", "3"))  # shown this often unanswered
+OFFERS_IGNORE_REST_DAYS = int(os.environ.get("OFFERS_IGNORE_REST_DAYS", "180"))  # ... then it rests this long
 # A deterministic share of organizations (hash of id + salt) sees no personalized offers: the control group.
 OFFERS_HOLDOUT_SHARE = float(os.environ.get("OFFERS_HOLDOUT_SHARE", "0.10"))
 OFFERS_HOLDOUT_SALT = os.environ.get("OFFERS_HOLDOUT_SALT", "offers-holdout-2026")

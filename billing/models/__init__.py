@@ -4,8 +4,12 @@ from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.models.offers import (
     Offer,
+    OfferAcceptance,
+    OfferCampaign,
     OfferChangeRequest,
+    OfferDecision,
     OfferImpression,
+    OfferOutcome,
     OfferRecommendation,
     OfferResponse,
     OfferRun,
@@ -27,8 +31,12 @@ from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, Usage
 __all__ = [
     "AuditLog",
     "Offer",
+    "OfferAcceptance",
+    "OfferCampaign",
     "OfferChangeRequest",
+    "OfferDecision",
     "OfferImpression",
+    "OfferOutcome",
     "OfferRecommendation",
     "OfferResponse",
     "OfferRun",

@@ -110,6 +110,16 @@ class Offer(models.Model):
     valid_to = models.DateField(null=True, blank=True, help_text="Exclusive")
     active = models.BooleanField(default=True)
     priority = models.PositiveSmallIntegerField(default=100, help_text="Order of generic offers (lower first)")
+    term_months = models.PositiveSmallIntegerField(
+        default=12, help_text="Minimum term the customer commits to when accepting (0: cancel any month)"
+    )
+    margin_monthly = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The provider's margin per month of an accepted offer (ranking value when OFFERS_VALUE = 'margin')",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -197,6 +207,26 @@ class OfferRecommendation(models.Model):
         help_text="Over the profile's months: its statements' charges minus the same usage re-rated with the offer",
     )
     saving_monthly = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
+    saving_total_incl_tax = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The same saving on the statements' totals (tax included, each statement's tax rounded once)",
+    )
+    saving_monthly_incl_tax = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    price_monthly = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The offer's own monthly fee per line (before tax)",
+    )
+    term_months = models.PositiveSmallIntegerField(default=0)
+    changes = models.JSONField(
+        default=list, blank=True, help_text="What changes, in words (frozen with the recommendation)"
+    )
     reason = models.TextField(help_text="Why, in plain words (in the organization's language and currency)")
     created_at = models.DateTimeField()
 
@@ -283,6 +313,123 @@ class OfferChangeRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Two statements can carry the same offer; staff must still get one request to carry out.
+            models.UniqueConstraint(
+                fields=["organization", "offer"],
+                condition=Q(status="open"),
+                name="offer_change_request_one_open",
+            )
+        ]
 
     def __str__(self):
         return f"{self.offer.title} for {self.organization.name} ({self.get_status_display()})"
+
+
+class OfferDecision(models.Model):
+    """The decision log: what a run could have shown, how it scored each, what it chose and how likely
+    that choice was under its policy (the propensity an offline evaluation reweights by)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run = models.OneToOneField(OfferRun, on_delete=models.CASCADE, related_name="decision")
+    segment = models.CharField(max_length=60)
+    policy = models.CharField(max_length=40, help_text="e.g. ev-thompson (value basis and exploration below)")
+    value_basis = models.CharField(max_length=10, help_text="saving or margin (OFFERS_VALUE)")
+    exploration = models.DecimalField(max_digits=4, decimal_places=3)
+    candidates = models.JSONField(
+        default=list,
+        help_text="[{offer, code, value, accepted, not_accepted, p_mean, score, propensity}] in ranked order",
+    )
+    excluded = models.JSONField(default=dict, help_text="offer code -> why it was not shown")
+    chosen = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    propensity = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    explored = models.BooleanField(default=False, help_text="The choice came from the exploration draw")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "-at"])]
+
+    def __str__(self):
+        return f"decision {self.pk} for {self.organization_id}"
+
+
+class OfferOutcome(models.Model):
+    """What happened to a recommendation: shown (first impression), accepted, declined, or ignored
+    (OFFERS_IGNORE_IMPRESSIONS impressions without an answer). One row per recommendation and kind."""
+
+    class Kind(models.TextChoices):
+        SHOWN = "shown", "Shown"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        IGNORED = "ignored", "Ignored"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    recommendation = models.ForeignKey(OfferRecommendation, on_delete=models.CASCADE, related_name="outcomes")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="+")
+    segment = models.CharField(max_length=60, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recommendation", "kind"], name="offer_outcome_once_per_kind"),
+        ]
+        indexes = [models.Index(fields=["organization", "kind", "at"])]
+
+
+class OfferAcceptance(models.Model):
+    """The acceptance model: per offer and segment, a Beta(1 + accepted, 1 + not_accepted) posterior of
+    P(accept), updated from the outcomes in the transaction that records them."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=60)
+    accepted = models.PositiveIntegerField(default=0)
+    not_accepted = models.PositiveIntegerField(default=0, help_text="Declined or ignored")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["offer", "segment"], name="offer_acceptance_per_segment")]
+
+    def __str__(self):
+        return f"{self.offer_id}/{self.segment}: {self.accepted}/{self.accepted + self.not_accepted}"
+
+
+class OfferCampaign(models.Model):
+    """A staff campaign: some offers, for a period, to a segment, at most ``cap`` of them per organization.
+
+    An offer that belongs to any campaign is shown only through an active one whose segment matches the
+    organization's; offers in no campaign are shown as always."""
+
+    name = models.CharField(max_length=120)
+    offers = models.ManyToManyField(Offer, related_name="campaigns")
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="Exclusive")
+    segment = models.CharField(
+        max_length=60,
+        default="*/*/*",
+        help_text="size/mix/trend, each part a value or *: e.g. s/intl/* (sizes s m l; mix intl domestic; "
+        "trend down flat up)",
+    )
+    cap = models.PositiveSmallIntegerField(default=1, help_text="Different offers of the campaign per organization")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gt=models.F("starts_on")), name="offer_campaign_ordered")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.starts_on} – {self.ends_on})"
+
+    def clean(self):
+        super().clean()
+        parts = self.segment.split("/")
+        allowed = [{"s", "m", "l", "*"}, {"intl", "domestic", "-", "*"}, {"down", "flat", "up", "-", "*"}]
+        if len(parts) != 3 or any(p not in a for p, a in zip(parts, allowed, strict=False)):
+            raise ValidationError({"segment": "size/mix/trend, e.g. s/intl/* (each part a value or *)"})
+
+    def matches(self, segment: str) -> bool:
+        return all(want in ("*", got) for want, got in zip(self.segment.split("/"), segment.split("/"), strict=False))

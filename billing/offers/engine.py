@@ -18,21 +18,31 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.dates import format_interval
+from django.conf import settings
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 
 from billing.formatting import Formatter, locale_of
 from billing.money import money
 from billing.rating.engine import PlanTerms
 from billing.rating.pipeline import PeriodUsage, RatedPeriod, period_usage_rate
 
-ZONE_NAMES = {"EU": "Europe", "NA": "North America", "APAC": "Asia-Pacific", "ROW": "the rest of the world"}
+# The reason is written in the organization's statement language (the services activate it with
+# translation.override); these are its words (billing/locale, block "Offer reasons").
+ZONE_NAMES = {
+    "EU": gettext_lazy("Europe"),
+    "NA": gettext_lazy("North America"),
+    "APAC": gettext_lazy("Asia-Pacific"),
+    "ROW": gettext_lazy("the rest of the world"),
+}
 CATEGORY_PHRASES = {
-    "local": "local calls",
-    "national": "national calls",
-    "mobile": "calls to mobiles",
-    "toll_free": "toll-free calls",
-    "premium": "premium-rate calls",
-    "internal": "internal calls",
-    "other": "other calls",
+    "local": gettext_lazy("local calls"),
+    "national": gettext_lazy("national calls"),
+    "mobile": gettext_lazy("calls to mobiles"),
+    "toll_free": gettext_lazy("toll-free calls"),
+    "premium": gettext_lazy("premium-rate calls"),
+    "internal": gettext_lazy("internal calls"),
+    "other": gettext_lazy("other calls"),
 }
 # The retention signal: minutes falling by at least this much from the first to the last month, or more
 # lines switched off than added. Simple on purpose: staff and customers can check it against their statements.
@@ -102,11 +112,16 @@ class Profile:
     def retention_signal(self) -> tuple[bool, list[str]]:
         reasons = []
         if self.trend_percent <= RETENTION_TREND_PERCENT:
-            reasons.append(f"your call minutes fell by {abs(self.trend_percent)} % from the first to the last month")
+            reasons.append(
+                _("your call minutes fell by %(percent)s %% from the first to the last month")
+                % {"percent": abs(self.trend_percent)}
+            )
         if self.lines_removed > self.lines_added:  # lines replaced by new ones are not a sign of leaving
-            text = f"{self.lines_removed} line{'s were' if self.lines_removed != 1 else ' was'} switched off"
+            text = ngettext(
+                "%(count)s line was switched off", "%(count)s lines were switched off", self.lines_removed
+            ) % {"count": self.lines_removed}
             if self.lines_added:
-                text += f" and only {self.lines_added} added"
+                text += _(" and only %(count)s added") % {"count": self.lines_added}
             reasons.append(text)
         return bool(reasons), reasons
 
@@ -276,10 +291,33 @@ class Pricing:
     cost_current: Decimal  # the part the offer changes (for the explanation)
     cost_with_offer: Decimal
     changed_usage: list[tuple[str, str, str]] = field(default_factory=list)
+    saving_by_period: list[Decimal] = field(default_factory=list)  # same order as the periods
+    # (usage_type, category, zone) -> (current, with the offer): the usage lines the offer changes
+    changed_amounts: dict[tuple[str, str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     @property
     def saving_total(self) -> Decimal:
         return self.total_current - self.total_with_offer
+
+
+@dataclass(frozen=True)
+class BilledStatement:
+    """What a period's issued statement carried: its subtotal and tax (the saving's tax is computed on it)."""
+
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
+
+
+def saving_incl_tax(*, currency: str, statements: list[BilledStatement], savings: list[Decimal]) -> Decimal:
+    """The saving on the statements' totals: each statement's tax is its subtotal times its rate, rounded
+    once, half-up; with the offer the subtotal is lower by that period's saving, and so is the tax, to the
+    cent of what the re-issued statement would say."""
+    total = Decimal(0)
+    for billed, saving in zip(statements, savings, strict=True):
+        tax_with_offer = money((billed.subtotal - saving) * billed.tax_rate, currency)
+        total += saving + billed.tax_amount - tax_with_offer
+    return total
 
 
 def price_candidate(
@@ -295,16 +333,19 @@ def price_candidate(
     cur_usage: dict[tuple, Decimal] = defaultdict(Decimal)
     new_usage: dict[tuple, Decimal] = defaultdict(Decimal)
     cur_recurring = new_recurring = Decimal(0)
+    by_period = []
     for loaded, rated_now in zip(periods, current, strict=True):
         rated_new = period_usage_rate(loaded, overlay=overlay)
         if len(rated_new.result.unrated) > len(rated_now.result.unrated):
             return None
-        for key, amount in rated_now.charge_lines(currency).items():
+        now_lines, new_lines = rated_now.charge_lines(currency), rated_new.charge_lines(currency)
+        by_period.append(sum(now_lines.values(), Decimal(0)) - sum(new_lines.values(), Decimal(0)))
+        for key, amount in now_lines.items():
             if key[0] == "recurring":
                 cur_recurring += amount
             else:
                 cur_usage[key[1:]] += amount
-        for key, amount in rated_new.charge_lines(currency).items():
+        for key, amount in new_lines.items():
             if key[0] == "recurring":
                 new_recurring += amount
             else:
@@ -322,10 +363,19 @@ def price_candidate(
         cost_current=before,
         cost_with_offer=after,
         changed_usage=changed,
+        saving_by_period=by_period,
+        changed_amounts={k: (cur_usage[k], new_usage[k]) for k in changed},
     )
 
 
 # --- Words ----------------------------------------------------------------------------------------
+
+
+def reason_language(organization) -> str:
+    """The organization's statement language (as billing.statements names it): its locale's language
+    when the portal has it, else English."""
+    language = (organization.locale or "en").split("-")[0].lower()
+    return language if language in {code for code, _name in settings.LANGUAGES} else "en"
 
 
 def period_words(start: date, end: date, locale: str, billing_day: int) -> str:
@@ -335,7 +385,8 @@ def period_words(start: date, end: date, locale: str, billing_day: int) -> str:
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + _(" and ") + items[-1]
 
 
 def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: Formatter, locale: str) -> str | None:
@@ -347,8 +398,8 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     others = sorted({category for category, zone in keys if category != "international"})
     parts = []
     if zones:
-        parts.append("calls to " + _and([ZONE_NAMES.get(z, z) for z in zones]))
-    parts += [CATEGORY_PHRASES.get(c, f"{c} calls") for c in others]
+        parts.append(_("calls to %(zones)s") % {"zones": _and([ZONE_NAMES.get(z, z) for z in zones])})
+    parts += [str(CATEGORY_PHRASES.get(c, c)) for c in others]
     what = _and(parts)
     countries: dict[str, Decimal] = defaultdict(Decimal)
     for key in keys:
@@ -358,10 +409,10 @@ def _usage_words(profile: Profile, changed: list[tuple[str, str, str]], fmt: For
     top = ""
     if countries:
         country = max(countries.items(), key=lambda item: (item[1], item[0]))[0]
-        name = Locale.parse("en").territories.get(country) if country else None  # the words are English
+        name = Locale.parse(get_language() or "en", sep="-").territories.get(country) if country else None
         if name:
-            top = f" (most to {name})"
-    return f"{fmt.number(minutes)} minutes of {what}{top}"
+            top = _(" (most to %(country)s)") % {"country": name}
+    return _("%(minutes)s minutes of %(what)s%(top)s") % {"minutes": fmt.number(minutes), "what": what, "top": top}
 
 
 def reason_words(
@@ -372,21 +423,87 @@ def reason_words(
     fmt: Formatter,
     organization,
     retention: list[str] | None = None,
+    saving_incl_tax: Decimal | None = None,
+    price: Decimal | None = None,
+    term_months: int = 0,
 ) -> str:
     """'Based on 1,240 minutes of calls to Europe (most to Germany) in Aug – Oct 2026, International Pack
     Europe would have cost €88.20 instead of €300.60: you would have saved €212.40 (€70.80 a month).'"""
     locale = locale_of(organization)
     when = period_words(profile.period_start, profile.period_end, locale, organization.billing_day)
     usage = _usage_words(profile, pricing.changed_usage, fmt, locale)
-    basis = f"Based on {usage} in {when}" if usage else f"Based on your usage in {when}"
+    if usage:
+        basis = _("Based on %(usage)s in %(when)s") % {"usage": usage, "when": when}
+    else:
+        basis = _("Based on your usage in %(when)s") % {"when": when}
     saving = pricing.saving_total
-    text = (
-        f"{basis}, {title} would have cost {fmt.money(pricing.cost_with_offer)} instead of "
-        f"{fmt.money(pricing.cost_current)}: you would have saved {fmt.money(saving)}"
-    )
+    text = _(
+        "%(basis)s, %(title)s would have cost %(with_offer)s instead of %(current)s: you would have saved %(saving)s"
+    ) % {
+        "basis": basis,
+        "title": title,
+        "with_offer": fmt.money(pricing.cost_with_offer),
+        "current": fmt.money(pricing.cost_current),
+        "saving": fmt.money(saving),
+    }
+    if saving_incl_tax is not None:
+        text += _(" before tax, %(gross)s with tax") % {"gross": fmt.money(saving_incl_tax)}
     if profile.months > 1:
-        text += f" ({fmt.money(profile.per_month(saving))} a month)"
+        text += _(" (%(monthly)s a month before tax)") % {"monthly": fmt.money(profile.per_month(saving))}
     text += "."
+    if price is not None:
+        text += " " + _("%(title)s costs %(price)s a month per line before tax") % {
+            "title": title,
+            "price": fmt.money(price),
+        }
+        text += (
+            ngettext(", for at least %(months)s month.", ", for at least %(months)s months.", term_months)
+            % {"months": term_months}
+            if term_months
+            else _(", with no minimum term.")
+        )
     if retention:
-        text = "We noticed that " + " and ".join(retention) + ". " + text
+        text = _("We noticed that %(reasons)s.") % {"reasons": _(" and ").join(retention)} + " " + text
     return text
+
+
+# --- Retention risk ---------------------------------------------------------------------------------
+
+RISK_HIGH = 40  # a score from here on makes retention offers eligible, like the retention signal
+
+
+@dataclass(frozen=True)
+class RetentionRisk:
+    """An explainable score from 0 to 100 from the organization's own trend; each part says why."""
+
+    score: int
+    reasons: list[tuple[int, str]]  # (points, why)
+
+    @property
+    def level(self) -> str:
+        return "high" if self.score >= RISK_HIGH else "medium" if self.score >= 20 else "low"
+
+    def as_json(self) -> dict:
+        return {"score": self.score, "level": self.level, "reasons": [[p, why] for p, why in self.reasons]}
+
+
+def retention_risk(profile: Profile, disputes: int) -> RetentionRisk:
+    """Points, each capped so that no single sign decides alone:
+    - minutes falling: one point per percent of fall from the first to the last month, at most 50;
+    - lines lost: the net share of lines switched off (off minus added, of the lines there were), one
+      point per percent, at most 30;
+    - disputes raised on the months' statements: 10 each, at most 20."""
+    reasons: list[tuple[int, str]] = []
+    trend = profile.trend_percent
+    if trend < 0:
+        points = min(int(-trend), 50)
+        if points:
+            reasons.append((points, f"call minutes fell by {abs(trend)} % from the first to the last month"))
+    net_lost = profile.lines_removed - profile.lines_added
+    if net_lost > 0:
+        before = max(profile.lines_active + net_lost, 1)
+        points = min(int(Decimal(net_lost) * 100 / before), 30)
+        reasons.append((points, f"{net_lost} of {before} lines switched off (net of lines added)"))
+    if disputes:
+        reasons.append((min(10 * disputes, 20), f"{disputes} statement line(s) disputed"))
+    return RetentionRisk(min(sum(p for p, _ in reasons), 100), reasons)

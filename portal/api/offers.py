@@ -29,6 +29,7 @@ RespondToOfferErrorCode = graphene.Enum(
         ("ALREADY_ANSWERED", OfferError.ALREADY_ANSWERED),
         ("OFFER_EXPIRED", OfferError.OFFER_EXPIRED),
         ("REASON_TOO_LONG", OfferError.REASON_TOO_LONG),
+        ("ALREADY_REQUESTED", OfferError.ALREADY_REQUESTED),
     ],
     description="Why respondToOffer did nothing.",
 )
@@ -59,7 +60,16 @@ class OfferType(graphene.ObjectType):
     currency = graphene.String(required=True, description="ISO 4217 currency of the amounts.")
     saving_per_month = graphene.Decimal(description="Average saving per month (null for generic offers).")
     saving_total = graphene.Decimal(description="Saving over the months it is based on (null for generic offers).")
-    months = graphene.Int(required=True, description="Billing periods the saving is computed over (0: generic).")
+    months = graphene.Int(
+        required=True, description="Billed periods (with an issued statement) the saving is computed over (0: generic)."
+    )
+    period_start = graphene.Date(description="First day of the billed months the saving covers.")
+    period_end = graphene.Date(description="Last day of the billed months the saving covers.")
+    saving_total_incl_tax = graphene.Decimal(description="The same saving on the statements' totals, tax included.")
+    saving_per_month_incl_tax = graphene.Decimal(description="Average saving per month, tax included.")
+    tax_rate = graphene.Decimal(description="Tax rate of the statements the saving is computed on.")
+    price_per_month = graphene.Decimal(description="The offer's own monthly fee per line, before tax.")
+    term_months = graphene.Int(required=True, description="Minimum term in months (0: none).")
     status = graphene.Field(OfferStatusEnum, required=True, description="Open, accepted or declined.")
 
     @staticmethod
@@ -78,6 +88,13 @@ class OfferType(graphene.ObjectType):
             saving_total=view.saving_total,
             months=view.months,
             status=view.status,
+            period_start=view.recommendation.period_start,
+            period_end=view.recommendation.period_end,
+            saving_total_incl_tax=view.recommendation.saving_total_incl_tax,
+            saving_per_month_incl_tax=view.recommendation.saving_monthly_incl_tax,
+            tax_rate=view.recommendation.tax_rate,
+            price_per_month=view.recommendation.price_monthly,
+            term_months=view.term_months,
         )
 
 

@@ -140,10 +140,14 @@ def test_declined_offer_is_hidden_and_not_recommended_again_for_a_while(billed, 
     again = offers_compute(organization=billed, now=ISSUED_AT + timedelta(days=1))
     assert again.recommendations.filter(offer=rec.offer).exists()
     views = offers_for(scope=scope_for(membership), now=ISSUED_AT + timedelta(days=1))
-    assert views[0].code == rec.offer.code
+    # It is back, though no longer first: the decline taught the acceptance model (P(accept) 1/3 < 1/2).
+    assert rec.offer.code in [v.code for v in views] and views[0].code != rec.offer.code
 
 
 def test_query_count_does_not_grow_with_the_number_of_offers(billed, api, token_for, settings):
+    # Impressions only here: an offer reaching OFFERS_IGNORE_IMPRESSIONS in one of the two requests would
+    # add its (constant) outcome queries to that one (test_learning covers ignoring).
+    settings.OFFERS_IGNORE_IMPRESSIONS = 100
     token = token_for(billed, role="analyst")
     api(token).data(OFFERS)  # the token's first use writes its last-use stamp and audit entry once
     counts = []
