@@ -55,21 +55,32 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     Once an organization's billing has started, a period between its latest statement and this one that
     has no statement yet is issued first, oldest first, in the same transaction: numbers follow the
     periods and each previous balance counts every earlier statement (a missed month is caught up, never
-    skipped). A period before an issued one is refused (see _statement_issue).
+    skipped). A period before an issued one is refused (see _statement_issue). Callers that queue the
+    PDF and offers of what was issued use ``statement_issue_catching_up``, which returns them all.
     """
+    return statement_issue_catching_up(organization=organization, period=period, now=now)[-1]
+
+
+def statement_issue_catching_up(
+    *, organization: Organization, period: BillingPeriod, now: datetime | None = None
+) -> list[Statement]:
+    """``statement_issue``, returning every statement of the run, oldest first: the missed earlier periods
+    it caught up, then the period's own (issued now or found issued). Each needs its PDF and offers."""
     latest = (
         Statement.objects.filter(organization=organization, period_start__lt=period.start)
         .exclude(status=Statement.Status.DRAFT)
         .order_by("-period_start")
         .first()
     )
+    issued = []
     with transaction.atomic(), translation.override(statement_language(organization)):
         if latest is not None:
             missed = period_containing(organization, latest.period_end + timedelta(days=1))
             while missed.start < period.start:
-                _statement_issue(organization=organization, period=missed, now=now)
+                issued.append(_statement_issue(organization=organization, period=missed, now=now))
                 missed = period_containing(organization, missed.end + timedelta(days=1))
-        return _statement_issue(organization=organization, period=period, now=now)
+        issued.append(_statement_issue(organization=organization, period=period, now=now))
+    return issued
 
 
 def statement_language(organization: Organization) -> str:

@@ -14,7 +14,7 @@ from billing.offers.tasks import compute_statement_offers
 from billing.periods import last_closed_period, period_containing
 from billing.rating.store import usage_rate_open_period
 from billing.statements.pdf import statement_render
-from billing.statements.services import BillingError, statement_issue
+from billing.statements.services import BillingError, statement_issue_catching_up
 from billing.webhooks import webhook_attempt
 
 logger = logging.getLogger(__name__)
@@ -65,13 +65,22 @@ def _issue_statement(organization_id: int, period_start: str) -> int:
     organization = Organization.objects.get(pk=organization_id)
     period = period_containing(organization, date.fromisoformat(period_start))
     with transaction.atomic():
-        statement = statement_issue(organization=organization, period=period)
-        # Offers first: the PDF renders with the offers frozen for the statement. Should the render
-        # run first, it freezes them itself (statement_render); either way they are computed once.
-        transaction.on_commit(lambda: compute_statement_offers.delay(statement.pk))
-        if statement.pdf_status != Statement.PdfStatus.READY:
-            transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
-    return statement.pk
+        # Missed earlier periods caught up by the same run get their offers and PDF queued like the
+        # period's own statement (they used to wait for the six-hour sweep).
+        statements = statement_issue_catching_up(organization=organization, period=period)
+        for statement in statements:
+            statement_queue_follow_ups(statement)
+    return statements[-1].pk
+
+
+def statement_queue_follow_ups(statement: Statement) -> None:
+    """After the issuing transaction commits: compute the statement's offers and render its PDF.
+
+    Offers first: the PDF renders with the offers frozen for the statement. Should the render run
+    first, it freezes them itself (statement_render); either way they are computed once."""
+    transaction.on_commit(lambda pk=statement.pk: compute_statement_offers.delay(pk))
+    if statement.pdf_status != Statement.PdfStatus.READY:
+        transaction.on_commit(lambda pk=statement.pk: render_statement_pdf.delay(pk))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)
