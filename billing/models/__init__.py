@@ -10,6 +10,7 @@ from billing.models.offers import (
     OfferResponse,
     OfferRun,
 )
+from billing.models.payments import Payment
 from billing.models.statements import (
     Adjustment,
     Dispute,
@@ -24,6 +25,7 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "Payment",
     "AuditLog",
     "Offer",
     "OfferChangeRequest",
