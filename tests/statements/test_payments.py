@@ -159,4 +159,6 @@ def test_a_changed_payment_under_a_known_external_id_is_rejected(billed_org):
     assert result.rejections == [(3, "external_id 'FIN-1' was imported before as 30.00 EUR received on 2026-11-20")]
     assert list(Payment.objects.values_list("external_id", flat=True)) == ["FIN-1"]  # FIN-9 rolled back too
     result = payments_import(file=io.StringIO("account,amount\nx,1\n"))
-    assert result.rejections[0][0] == 1 and "header lacks column(s) account_number, received_on" in result.rejections[0][1]
+    assert (
+        result.rejections[0][0] == 1 and "header lacks column(s) account_number, received_on" in result.rejections[0][1]
+    )

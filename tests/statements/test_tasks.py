@@ -124,7 +124,6 @@ def test_a_caught_up_statement_gets_its_offers_and_pdf_queued_like_any_other(
 ):
     """Issuing October while September has no statement issues September too (a catch-up); both get
     their offers computed and their PDF rendered by the same run, not six hours later by the sweep."""
-    from billing.models import OfferRun
     from billing.periods import billing_period
     from billing.statements.services import statement_issue
     from portal.celery import app
