@@ -64,7 +64,13 @@ def _statement(make, version: int, locale: str) -> Statement:
         start=1,
     ):
         StatementLine.objects.create(
-            statement=st, position=position, kind=kind, description=text, quantity=D(quantity), unit=unit, amount=D(amount)
+            statement=st,
+            position=position,
+            kind=kind,
+            description=text,
+            quantity=D(quantity),
+            unit=unit,
+            amount=D(amount),
         )
     for dim, label, band in [("location", "Berlin", None), ("person", "Anna", None), ("duration_band", "", 2)]:
         StatementBreakdown.objects.create(
