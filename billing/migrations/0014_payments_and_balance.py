@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["received_on", "id"],
+                "ordering": ["-received_on", "-id"],
                 "constraints": [
                     models.UniqueConstraint(
                         condition=models.Q(("external_id", ""), _negated=True),

@@ -34,7 +34,7 @@ class Payment(models.Model):
     )
 
     class Meta:
-        ordering = ["received_on", "id"]
+        ordering = ["-received_on", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "external_id"], condition=~Q(external_id=""), name="payment_external_id_once"

@@ -255,3 +255,31 @@ def payments_import(*, file: io.TextIOBase, actor: Actor | None = None) -> Impor
             transaction.set_rollback(True)
             result.created = []
     return result
+
+
+# --- Reads --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    currency: str
+    last_statement: Statement | None
+    last_total_due: Decimal  # what the latest statement asked for
+    payments_since: Decimal  # received since, not yet on a statement
+    balance: Decimal  # still owed today (negative: in credit)
+
+
+def account_balance(*, organization: Organization) -> AccountBalance:
+    """Selector: what the organization owes now: the latest statement's total due less the payments
+    received since (which the next statement will show)."""
+    last = (
+        Statement.objects.filter(organization=organization, status__in=(Statement.Status.ISSUED, Statement.Status.PAID))
+        .order_by("-period_start")
+        .first()
+    )
+    due = last.amount_due if last else Decimal(0)
+    paid = sum(
+        Payment.objects.filter(organization=organization, applied_to__isnull=True).values_list("amount", flat=True),
+        Decimal(0),
+    )
+    return AccountBalance(organization.currency, last, due, paid, due - paid)

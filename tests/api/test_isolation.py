@@ -1,9 +1,11 @@
 """Every node type of the schema: another organization's ids answer exactly like ids that never existed."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from billing.models import UsageRecord
 from billing.periods import billing_period
+from billing.statements.payments import payment_record
 from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.api.schema import schema
@@ -29,6 +31,9 @@ def test_every_node_type_is_isolated(acme, api, token_for, make):
         "Line": acme.line_objs["anna"].pk,
         "UsageRecord": UsageRecord.objects.filter(organization=acme).first().pk,
         "Statement": statement.pk,
+        "Payment": payment_record(
+            organization=acme, received_on=date(2026, 11, 20), amount=Decimal("10.00"), currency=acme.currency
+        ).pk,
     }
     assert node_types() == set(samples), "a new node type needs an isolation sample here"
     insider = api(token_for(acme, role="admin"))
