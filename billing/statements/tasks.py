@@ -143,7 +143,7 @@ def notify_statement_ready(statement_id: int) -> None:
         message=(
             f"Statement {statement.number} for {statement.organization.name} "
             f"({statement.period_start} – {statement.period_end}) is ready in the portal.\n"
-            f"Total due: {statement.total} {statement.currency}, due on {statement.due_date}.\n"
+            f"Total due: {statement.amount_due} {statement.currency}, due on {statement.due_date}.\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,

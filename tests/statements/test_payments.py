@@ -162,3 +162,35 @@ def test_a_changed_payment_under_a_known_external_id_is_rejected(billed_org):
     assert (
         result.rejections[0][0] == 1 and "header lacks column(s) account_number, received_on" in result.rejections[0][1]
     )
+
+
+def test_staff_record_a_payment_in_the_admin(billed_org, make, client):
+    staff = make.user("cashier", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    form = {
+        "organization": billed_org.pk,
+        "received_on": "2026-11-20",
+        "amount": "30.00",
+        "currency": "EUR",
+        "reference": "INV 2026-000001",
+        "external_id": "",
+    }
+    wrong = client.post("/admin/billing/payment/add/", {**form, "currency": "USD"})
+    assert wrong.status_code == 200 and "is billed in EUR" in wrong.content.decode()
+    assert not Payment.objects.exists()
+    response = client.post("/admin/billing/payment/add/", form)
+    assert response.status_code == 302
+    payment = Payment.objects.get()
+    assert (payment.received_on, payment.amount, payment.reference, payment.source, payment.created_by) == (
+        date(2026, 11, 20),
+        D("30.00"),
+        "INV 2026-000001",
+        "staff",
+        staff,
+    )
+    audit = AuditLog.objects.get(action="payment.recorded")
+    assert audit.user == staff and audit.target == f"payment:{payment.pk}"
+    assert client.get(f"/admin/billing/payment/{payment.pk}/change/").status_code == 200  # read-only view
+    assert client.post(f"/admin/billing/payment/{payment.pk}/change/", {**form, "amount": "1.00"}).status_code == 403
+    payment.refresh_from_db()
+    assert payment.amount == D("30.00")
