@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.shortcuts import render
 
+from billing.audit import Actor
 from billing.ingest.batches import VoidError, import_batch_void
 from billing.models import (
     Adjustment,
@@ -17,6 +18,7 @@ from billing.models import (
     LineIdentifier,
     Location,
     Organization,
+    Payment,
     Person,
     Plan,
     PlanAllowance,
@@ -29,6 +31,7 @@ from billing.models import (
 )
 from billing.offers.admin import compute_offers  # also registers the offer admin pages
 from billing.statements.disputes import dispute_resolve
+from billing.statements.payments import PaymentError, payment_record
 from billing.statements.services import BillingError
 
 
@@ -266,3 +269,52 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["event", "endpoint", "status", "created_at", "delivered_at"]
     list_filter = ["status"]
+
+
+class PaymentForm(forms.ModelForm):
+    class Meta:
+        model = Payment
+        fields = ["organization", "received_on", "amount", "currency", "reference", "external_id"]
+
+    def clean(self):
+        data = super().clean()
+        organization, amount, currency = data.get("organization"), data.get("amount"), data.get("currency")
+        if amount is not None and amount <= 0:
+            self.add_error("amount", "A payment received is a positive amount.")
+        if organization is not None and currency and currency != organization.currency:
+            self.add_error("currency", f"{organization.account_number} is billed in {organization.currency}.")
+        return data
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    """Staff enter a payment received; it is recorded by ``payment_record`` (with its audit row) and shown
+    on the next statement. Recorded payments are not edited: a statement may already count them."""
+
+    form = PaymentForm
+    list_display = ["organization", "received_on", "amount", "currency", "reference", "source", "applied_to"]
+    list_filter = ["source", "currency"]
+    search_fields = ["organization__account_number", "reference", "external_id"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = payment_record(
+                organization=obj.organization,
+                received_on=obj.received_on,
+                amount=obj.amount,
+                currency=obj.currency,
+                reference=obj.reference,
+                source=Payment.Source.STAFF,
+                external_id=obj.external_id,
+                actor=Actor(user=request.user, ip_address=request.META.get("REMOTE_ADDR")),
+            )
+        except PaymentError as exc:
+            self.message_user(request, f"Payment not recorded: {exc}", messages.ERROR)
+            return
+        obj.pk = saved.pk

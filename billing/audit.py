@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     # Statements.
     STATEMENT_PDF_DOWNLOADED = "statement.pdf_downloaded", "Statement PDF downloaded"
     STATEMENT_CALLS_EXPORTED = "statement.calls_exported", "Statement calls exported"
+    PAYMENT_RECORDED = "payment.recorded", "Payment recorded"
     DISPUTE_OPENED = "dispute.opened", "Statement line disputed"
     WEBHOOK_REGISTERED = "webhook.registered", "Webhook endpoint registered"
     # Offers.

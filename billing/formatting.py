@@ -12,8 +12,13 @@ def locale_of(organization) -> str:
 
 
 class Formatter:
-    def __init__(self, organization):
+    def __init__(self, organization, language: str | None = None):
+        """Formats for the organization's locale; given the ``language`` a statement is written in, for
+        that language: the locale when it is of that language (de-AT stays Austrian), else the language
+        itself, so an English statement of a customer in Spain has English dates and numbers."""
         self.locale = locale_of(organization)
+        if language and self.locale.split("_")[0].lower() != language:
+            self.locale = language
         self.currency = organization.currency
 
     def money(self, amount: Decimal) -> str:

@@ -339,8 +339,8 @@ PROVIDER = {
 }
 
 # Languages of statements and pages (an organization's locale picks one; English otherwise).
-LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
-LOCALE_PATHS = [BASE_DIR / "billing" / "locale"]
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("nl", "Nederlands"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "billing" / "locale", BASE_DIR / "portal" / "locale"]
 
 # --- Personalized offers (billing/offers) ---------------------------------------------------------
 OFFERS_PROFILE_MONTHS = int(os.environ.get("OFFERS_PROFILE_MONTHS", "3"))  # billing periods the profile reads

@@ -14,6 +14,7 @@ from billing.models.offers import (
     OfferResponse,
     OfferRun,
 )
+from billing.models.payments import Payment
 from billing.models.sources import LineIdentifier, UsageSource
 from billing.models.statements import (
     Adjustment,
@@ -29,6 +30,7 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "Payment",
     "AuditLog",
     "Offer",
     "OfferAcceptance",

@@ -42,7 +42,17 @@ class Statement(models.Model):
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=0)
     tax_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    previous_balance = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    previous_balance = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, help_text="What was due on the previous statement"
+    )
+    # The balance, stored at issue (template v3 on): previous balance − payments received since =
+    # balance carried forward; carried forward + new charges (``total``) = total due. Statements issued
+    # before have ``total_due`` NULL: what they asked for was previous_balance + total (see amount_due).
+    payments_total = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, help_text="Payments received since the previous statement"
+    )
+    balance_carried_forward = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total_due = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     details = models.JSONField(
         default=dict,
         blank=True,
@@ -73,6 +83,11 @@ class Statement(models.Model):
 
     def __str__(self):
         return f"{self.number or 'draft'} {self.organization.account_number} {self.period_start:%Y-%m}"
+
+    @property
+    def amount_due(self):
+        """What this statement asks the customer to pay (its total due)."""
+        return self.total_due if self.total_due is not None else self.previous_balance + self.total
 
     @property
     def pdf_filename(self) -> str:
@@ -123,6 +138,10 @@ class StatementBreakdown(models.Model):
     label = models.CharField(max_length=200)
     calls = models.PositiveIntegerField(default=0)
     minutes = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # From template v3 on, location and person rows count every usage type (calls, texts, data) and their
+    # amounts add up to the usage total exactly (largest remainder); duration bands count calls only.
+    messages = models.PositiveIntegerField(default=0)
+    megabytes = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
 
     class Meta:

@@ -202,6 +202,7 @@ def rate_period(
     *,
     lines_on_plan: dict[str, list[int]] | None = None,
     line_share: dict[int, Decimal] | None = None,
+    plan_share: dict[tuple[int, str], Decimal] | None = None,
     arrived_late: frozenset[int] = frozenset(),
 ) -> PeriodRating:
     """Rate one billing period of an organization's usage, consuming allowances in time order.
@@ -213,9 +214,18 @@ def rate_period(
     ``plan_of_line`` gives each line's plan: a dict, or a function of the record when plans change
     within the period. ``lines_on_plan`` lists the lines sharing a pooled allowance (default: the
     dict's lines). ``line_share`` (default 1) scales a line's allowance for lines active only part of
-    the period (proration).
+    the period (proration). ``plan_share`` does the same per (line, plan code) and wins over
+    ``line_share``: a line that changes plan mid-period gets each plan's allowance for the share of the
+    period it spent on that plan, exactly as its fees are prorated (17 of 31 days on a 500-minute plan:
+    500 × 17/31 = 274.193548… minutes), never the full allowance of both.
     """
     line_share = line_share or {}
+    plan_share = plan_share or {}
+
+    def share_of(line_id: int, code: str) -> Decimal:
+        share = plan_share.get((line_id, code))
+        return share if share is not None else line_share.get(line_id, Decimal(1))
+
     buckets: dict[tuple, AllowanceUse] = {}
     if isinstance(plan_of_line, dict):
         plans = plan_of_line
@@ -236,11 +246,11 @@ def rate_period(
         if key not in buckets:
             if allowance.pooled:
                 granted = sum(
-                    (allowance.quantity * line_share.get(lid, Decimal(1)) for lid in lines_on_plan.get(plan.code, [])),
+                    (allowance.quantity * share_of(lid, plan.code) for lid in lines_on_plan.get(plan.code, [])),
                     Decimal(0),
                 )
             else:
-                granted = allowance.quantity * line_share.get(line_id, Decimal(1))
+                granted = allowance.quantity * share_of(line_id, plan.code)
             buckets[key] = AllowanceUse(allowance, plan.code, key[2], granted)
         return buckets[key]
 

@@ -79,6 +79,7 @@ class PeriodUsage:
     segments: dict[int, list[tuple[date, date | None, str]]]
     lines_on_plan: dict[str, list[int]]
     line_share: dict[int, Decimal]
+    plan_share: dict[tuple[int, str], Decimal]  # (line, plan code) -> share of the period on that plan
     recurring: list[RecurringCharge]
     usages: list[Usage]
     extra: dict[int, tuple]  # usage id -> (location_id, person_id, duration_band, duration_seconds)
@@ -172,6 +173,7 @@ def period_usage_load(*, organization: Organization, period: BillingPeriod) -> P
     segments: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
     lines_on_plan: dict[str, list[int]] = defaultdict(list)
     line_share: dict[int, Decimal] = {}
+    plan_share: dict[tuple[int, str], Decimal] = {}
     recurring = []
     for lp in line_plans:
         plans_by_code[lp.plan.code] = lp.plan
@@ -187,6 +189,8 @@ def period_usage_load(*, organization: Organization, period: BillingPeriod) -> P
             lines_on_plan[lp.plan.code].append(line.id)
         share = Decimal(days) / Decimal(period.days)
         line_share[line.id] = min(line_share.get(line.id, Decimal(0)) + share, Decimal(1))
+        key = (line.id, lp.plan.code)
+        plan_share[key] = min(plan_share.get(key, Decimal(0)) + share, Decimal(1))
         label = f"{lp.plan.name} — {line.number}"
         if days < period.days:
             label += (
@@ -222,6 +226,7 @@ def period_usage_load(*, organization: Organization, period: BillingPeriod) -> P
         segments=dict(segments),
         lines_on_plan=dict(lines_on_plan),
         line_share=line_share,
+        plan_share=plan_share,
         recurring=recurring,
         usages=[Usage(*row[:11]) for row in records],
         extra={row[0]: row[11:15] for row in records},
@@ -245,6 +250,13 @@ def period_usage_rate(
         target = lines_on_plan[terms[code].code]  # a plan change may pool lines of several plans
         target.extend(lid for lid in line_ids if lid not in target)
 
+    # Allowances are prorated like fees: by the share of the period each line spent on each plan (under
+    # an overlay, on the plan it is re-rated as; shares landing on the same plan add up, at most 1).
+    plan_share: dict[tuple[int, str], Decimal] = {}
+    for (line_id, code), share in loaded.plan_share.items():
+        key = (line_id, terms[code].code)
+        plan_share[key] = min(plan_share.get(key, Decimal(0)) + share, Decimal(1))
+
     def plan_for(usage: Usage) -> PlanTerms | None:
         for start, end, code in loaded.segments.get(usage.line_id, ()):
             if start <= usage.local_date and (end is None or usage.local_date < end):
@@ -252,7 +264,12 @@ def period_usage_rate(
         return None
 
     result = rate_period(
-        loaded.usages, plan_for, lines_on_plan=lines_on_plan, line_share=loaded.line_share, arrived_late=late
+        loaded.usages,
+        plan_for,
+        lines_on_plan=lines_on_plan,
+        line_share=loaded.line_share,
+        plan_share=plan_share,
+        arrived_late=late,
     )
     recurring = [
         RecurringExact(item.label, item.line, item.days, terms[item.plan_code].monthly_fee * item.share, item.plan_code)

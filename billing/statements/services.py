@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from billing.formatting import Formatter
 from billing.models import (
     Adjustment,
     Organization,
+    Payment,
     Statement,
     StatementBreakdown,
     StatementLine,
@@ -32,6 +34,7 @@ from billing.periods import BillingPeriod, period_containing
 from billing.rating.pipeline import late_usage_load, period_usage_load
 from billing.rating.store import period_rate_and_store, rated_store
 from billing.statements import builder
+from billing.statements.payments import balance_of, payments_to_apply
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION
 from billing.webhooks import webhook_emit
 
@@ -55,21 +58,32 @@ def statement_issue(*, organization: Organization, period: BillingPeriod, now: d
     Once an organization's billing has started, a period between its latest statement and this one that
     has no statement yet is issued first, oldest first, in the same transaction: numbers follow the
     periods and each previous balance counts every earlier statement (a missed month is caught up, never
-    skipped). A period before an issued one is refused (see _statement_issue).
+    skipped). A period before an issued one is refused (see _statement_issue). Callers that queue the
+    PDF and offers of what was issued use ``statement_issue_catching_up``, which returns them all.
     """
+    return statement_issue_catching_up(organization=organization, period=period, now=now)[-1]
+
+
+def statement_issue_catching_up(
+    *, organization: Organization, period: BillingPeriod, now: datetime | None = None
+) -> list[Statement]:
+    """``statement_issue``, returning every statement of the run, oldest first: the missed earlier periods
+    it caught up, then the period's own (issued now or found issued). Each needs its PDF and offers."""
     latest = (
         Statement.objects.filter(organization=organization, period_start__lt=period.start)
         .exclude(status=Statement.Status.DRAFT)
         .order_by("-period_start")
         .first()
     )
+    issued = []
     with transaction.atomic(), translation.override(statement_language(organization)):
         if latest is not None:
             missed = period_containing(organization, latest.period_end + timedelta(days=1))
             while missed.start < period.start:
-                _statement_issue(organization=organization, period=missed, now=now)
+                issued.append(_statement_issue(organization=organization, period=missed, now=now))
                 missed = period_containing(organization, missed.end + timedelta(days=1))
-        return _statement_issue(organization=organization, period=period, now=now)
+        issued.append(_statement_issue(organization=organization, period=period, now=now))
+    return issued
 
 
 def statement_language(organization: Organization) -> str:
@@ -135,8 +149,12 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         masked=dict(
             UsageRecord.objects.filter(id__in=[r.usage.id for r in longest]).values_list("id", "destination_masked")
         ),
-        numbers=dict(organization.lines.filter(id__in={r.usage.line_id for r in longest}).values_list("id", "number")),
+        numbers=dict(organization.lines.values_list("id", "number")),
+        employee_numbers=dict(organization.persons.exclude(employee_number="").values_list("id", "employee_number")),
+        plans={code: plan.name for code, plan in loaded.plans_by_code.items()},
     )
+    for item in late:
+        directory.plans.update({code: plan.name for code, plan in item.loaded.plans_by_code.items()})
     built = builder.statement_build(
         statement=statement,
         period=period,
@@ -149,21 +167,42 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         directory=directory,
         tz=organization.tz,
         tax_rate=organization.tax_rate,
+        formatter=Formatter(organization, statement.language),
     )
     StatementLine.objects.bulk_create(built.lines)
     Adjustment.objects.filter(pk__in=[a.pk for a in adjustments]).update(applied_to=statement)
     StatementBreakdown.objects.bulk_create(built.breakdowns)
-    statement.previous_balance = sum(
+    previous = (
         Statement.objects.filter(
-            organization=organization, status=Statement.Status.ISSUED, period_start__lt=period.start
-        ).values_list("total", flat=True),
-        Decimal(0),
+            organization=organization,
+            status__in=(Statement.Status.ISSUED, Statement.Status.PAID),
+            period_start__lt=period.start,
+        )
+        .order_by("-period_start")
+        .first()
     )
     statement.number = _next_number(now.year)
     statement.status = Statement.Status.ISSUED
     statement.issued_at = now
-    statement.due_date = now.astimezone(organization.tz).date() + timedelta(days=organization.payment_terms_days)
+    issue_day = now.astimezone(organization.tz).date()
+    statement.due_date = issue_day + timedelta(days=organization.payment_terms_days)
+    # The balance (billing.statements.payments): what the previous statement asked for, less the
+    # payments received since (each shown once, here), plus this statement's total.
+    payments = payments_to_apply(organization=organization, through=issue_day)
+    balance = balance_of(
+        previous_due=previous.amount_due if previous else Decimal(0),
+        payments=[p.amount for p in payments],
+        new_charges=statement.total,
+    )
+    statement.previous_balance = balance.previous_balance
+    statement.payments_total = balance.payments_total
+    statement.balance_carried_forward = balance.carried_forward
+    statement.total_due = balance.total_due
+    statement.details["payments"] = [
+        {"received_on": p.received_on.isoformat(), "reference": p.reference, "amount": str(p.amount)} for p in payments
+    ]
     statement.save()
+    Payment.objects.filter(pk__in=[p.pk for p in payments]).update(applied_to=statement)
     webhook_emit(
         organization=organization,
         event="statement.issued",
@@ -177,6 +216,7 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
             "subtotal": str(statement.subtotal),
             "tax": str(statement.tax_amount),
             "total": str(statement.total),
+            "total_due": str(statement.total_due),
             "due_date": statement.due_date.isoformat(),
         },
     )

@@ -16,7 +16,7 @@ from billing.periods import last_closed_period, period_containing
 from billing.rating.store import usage_rate_open_period
 from billing.retries import backoff_countdown, database_retry_countdown
 from billing.statements.pdf import statement_render
-from billing.statements.services import BillingError, statement_issue
+from billing.statements.services import BillingError, statement_issue_catching_up
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,22 @@ def _issue_statement(organization_id: int, period_start: str) -> int:
     organization = Organization.objects.get(pk=organization_id)
     period = period_containing(organization, date.fromisoformat(period_start))
     with transaction.atomic():
-        statement = statement_issue(organization=organization, period=period)
-        # Offers first: the PDF renders with the offers frozen for the statement. Should the render
-        # run first, it freezes them itself (statement_render); either way they are computed once.
-        transaction.on_commit(lambda: compute_statement_offers.delay(statement.pk))
-        if statement.pdf_status != Statement.PdfStatus.READY:
-            transaction.on_commit(lambda: render_statement_pdf.delay(statement.pk))
-    return statement.pk
+        # Missed earlier periods caught up by the same run get their offers and PDF queued like the
+        # period's own statement (they used to wait for the six-hour sweep).
+        statements = statement_issue_catching_up(organization=organization, period=period)
+        for statement in statements:
+            statement_queue_follow_ups(statement)
+    return statements[-1].pk
+
+
+def statement_queue_follow_ups(statement: Statement) -> None:
+    """After the issuing transaction commits: compute the statement's offers and render its PDF.
+
+    Offers first: the PDF renders with the offers frozen for the statement. Should the render run
+    first, it freezes them itself (statement_render); either way they are computed once."""
+    transaction.on_commit(lambda pk=statement.pk: compute_statement_offers.delay(pk))
+    if statement.pdf_status != Statement.PdfStatus.READY:
+        transaction.on_commit(lambda pk=statement.pk: render_statement_pdf.delay(pk))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)
@@ -109,7 +118,7 @@ def notify_statement_ready(statement_id: int) -> None:
         message=(
             f"Statement {statement.number} for {statement.organization.name} "
             f"({statement.period_start} – {statement.period_end}) is ready in the portal.\n"
-            f"Total due: {statement.total} {statement.currency}, due on {statement.due_date}.\n"
+            f"Total due: {statement.amount_due} {statement.currency}, due on {statement.due_date}.\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,

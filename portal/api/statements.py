@@ -4,7 +4,8 @@ import graphene
 from django.urls import reverse
 from graphene_django import DjangoConnectionField, DjangoObjectType
 
-from billing.models import Statement, StatementBreakdown, StatementLine
+from billing.models import Payment, Statement, StatementBreakdown, StatementLine
+from billing.statements.payments import account_balance, payment_reference
 from portal.actors import actor_of_request
 from portal.api.accounts import DescribedConnection
 from portal.api.core.errors import Codes
@@ -51,7 +52,79 @@ class StatementBreakdownType(DjangoObjectType):
     label = graphene.String(required=True, description="Name of the location, person or band.")
     calls = graphene.Int(required=True, description="Voice calls.")
     minutes = graphene.Decimal(required=True, description="Call minutes.")
-    amount = graphene.Decimal(required=True, description="Rated cost of those calls.")
+    messages = graphene.Int(
+        required=True, description="Text messages (location and person rows of statements from template v3 on)."
+    )
+    megabytes = graphene.Decimal(required=True, description="Data in MB (as messages).")
+    amount = graphene.Decimal(
+        required=True,
+        description=(
+            "Cost of the usage counted. From template v3 on, location and person rows count every usage type and "
+            "add up to the usage total exactly; duration bands count calls and add up to the call lines."
+        ),
+    )
+
+
+class PaymentType(DjangoObjectType):
+    class Meta:
+        model = Payment
+        name = "Payment"
+        description = "A payment received from the organization."
+        interfaces = (ScopedNode,)
+        connection_class = DescribedConnection
+        fields = ("id",)
+
+    received_on = graphene.Date(required=True, description="Day the money arrived (local).")
+    amount = graphene.Decimal(required=True, description="Amount received.")
+    currency = graphene.String(required=True, description="ISO 4217 currency.")
+    reference = graphene.String(required=True, description="The payer's reference, as received.")
+    statement_number = graphene.String(description="The statement that counted it; null until the next one.")
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        c = require(info, Permission.STATEMENTS)  # the same permission as statements
+        return Payment.objects.filter(organization=c.scope.organization).select_related("applied_to")
+
+    def resolve_statement_number(payment, info):
+        return payment.applied_to.number if payment.applied_to_id else None
+
+
+class StatementPaymentType(graphene.ObjectType):
+    class Meta:
+        name = "StatementPayment"
+        description = "A payment as a statement shows it (frozen at issue)."
+
+    received_on = graphene.Date(required=True, description="Day the money arrived (local).")
+    reference = graphene.String(required=True, description="The payer's reference.")
+    amount = graphene.Decimal(required=True, description="Amount received.")
+
+
+class StatementBalanceType(graphene.ObjectType):
+    class Meta:
+        name = "StatementBalance"
+        description = (
+            "The balance of a statement: previousBalance - paymentsReceived = carriedForward; "
+            "carriedForward + newCharges = totalDue."
+        )
+
+    previous_balance = graphene.Decimal(required=True, description="What the previous statement asked for.")
+    payments_received = graphene.Decimal(required=True, description="Payments received since, shown on it.")
+    carried_forward = graphene.Decimal(required=True, description="Previous balance less payments received.")
+    new_charges = graphene.Decimal(required=True, description="This statement's total (lines plus tax).")
+    total_due = graphene.Decimal(required=True, description="Carried forward plus new charges.")
+    payments = graphene.List(graphene.NonNull(StatementPaymentType), required=True, description="The payments.")
+
+
+class AccountBalanceType(graphene.ObjectType):
+    class Meta:
+        name = "AccountBalance"
+        description = "What the organization owes now: the latest statement's total due less payments since."
+
+    currency = graphene.String(required=True, description="ISO 4217 currency.")
+    last_statement_number = graphene.String(description="The latest statement (null before the first).")
+    last_total_due = graphene.Decimal(required=True, description="What the latest statement asked for.")
+    payments_since = graphene.Decimal(required=True, description="Payments received since it.")
+    balance = graphene.Decimal(required=True, description="Still owed (negative: in credit).")
 
 
 class StatementType(DjangoObjectType):
@@ -75,7 +148,11 @@ class StatementType(DjangoObjectType):
     tax_rate = graphene.Decimal(required=True, description="Tax rate, e.g. 0.1900.")
     tax_amount = graphene.Decimal(required=True, description="Tax on the subtotal, rounded once.")
     total = graphene.Decimal(required=True, description="Subtotal plus tax.")
-    previous_balance = graphene.Decimal(required=True, description="Unpaid earlier statements.")
+    previous_balance = graphene.Decimal(required=True, description="What the previous statement asked for.")
+    balance = graphene.Field(StatementBalanceType, required=True, description="Balance, payments and total due.")
+    payment_reference = graphene.String(
+        required=True, description="The ISO 11649 RF creditor reference to pay this statement with."
+    )
     issued_at = graphene.DateTime(required=True, description="When it was issued (UTC).")
     due_date = graphene.Date(required=True, description="Payment due date.")
     pdf_status = graphene.Field(PdfStatusEnum, required=True, description="Whether the PDF is ready.")
@@ -110,6 +187,28 @@ class StatementType(DjangoObjectType):
     def resolve_lines(statement, info):
         return statement.lines.all()
 
+    def resolve_balance(statement, info):
+        from datetime import date
+
+        return StatementBalanceType(
+            previous_balance=statement.previous_balance,
+            payments_received=statement.payments_total,
+            carried_forward=statement.balance_carried_forward
+            if statement.total_due is not None
+            else statement.previous_balance,
+            new_charges=statement.total,
+            total_due=statement.amount_due,
+            payments=[
+                StatementPaymentType(
+                    received_on=date.fromisoformat(p["received_on"]), reference=p["reference"], amount=p["amount"]
+                )
+                for p in (statement.details or {}).get("payments", [])
+            ],
+        )
+
+    def resolve_payment_reference(statement, info):
+        return payment_reference(statement)
+
     def resolve_disputes(statement, info):
         return [DisputeType.of(d) for d in statement.disputes.all()]
 
@@ -127,6 +226,8 @@ class StatementType(DjangoObjectType):
 PERMISSIONS = {
     "statements": Permission.STATEMENTS,
     "statement": Permission.STATEMENTS,
+    "payments": Permission.STATEMENTS,
+    "balance": Permission.STATEMENTS,
     "disputeStatementLine": Permission.DISPUTE,
 }
 
@@ -139,8 +240,27 @@ class Query(graphene.ObjectType):
         number=graphene.String(required=True, description="Statement number, e.g. 2026-000123."),
     )
 
+    payments = DjangoConnectionField(PaymentType, description="Payments received, newest first.")
+    balance = graphene.Field(
+        AccountBalanceType, required=True, description="What the organization owes now (administrators and analysts)."
+    )
+
     def resolve_statements(root, info, **kwargs):
         return StatementType.get_queryset(None, info).order_by("-period_start")
+
+    def resolve_payments(root, info, **kwargs):
+        return PaymentType.get_queryset(None, info).order_by("-received_on", "-id")
+
+    def resolve_balance(root, info):
+        c = require(info, Permission.STATEMENTS)
+        b = account_balance(organization=c.scope.organization)
+        return AccountBalanceType(
+            currency=b.currency,
+            last_statement_number=b.last_statement.number if b.last_statement else None,
+            last_total_due=b.last_total_due,
+            payments_since=b.payments_since,
+            balance=b.balance,
+        )
 
     def resolve_statement(root, info, number):
         return StatementType.get_queryset(None, info).filter(number=number).first()

@@ -7,9 +7,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext
 
 from billing.models import Dispute, Statement, StatementBreakdown
 from billing.statements.disputes import dispute_open
+from billing.statements.pdf import statement_context_v3
 from billing.statements.services import BillingError
 from portal.actors import actor_of_request
 from portal.web.access import portal_view
@@ -50,6 +53,20 @@ def _detail_context(statement):
         ],
         "disputes": statement.disputes.select_related("line", "raised_by").order_by("-raised_at"),
         "can_dispute": statement.status in (Statement.Status.ISSUED, Statement.Status.PAID),
+    } | (_v3_context(statement) if statement.template_version >= 3 else {})
+
+
+def _v3_context(statement) -> dict:
+    """A v3 statement's page shows what its PDF shows, formatted the same way (active language: the
+    statement's)."""
+    v3 = statement_context_v3(statement)
+    return {
+        "v3": v3,
+        "v3_sections": [
+            (gettext("Usage by location"), gettext("Location"), v3["by_location"], v3["by_location_total"]),
+            (gettext("Charges by person"), gettext("Person"), v3["by_person_all"], v3["by_person_total"]),
+            (gettext("Calls by duration"), gettext("Duration"), v3["by_band"], v3["by_band_total"]),
+        ],
     }
 
 
@@ -61,6 +78,12 @@ def statement_detail(request, statement_id: int):
         ),
         pk=statement_id,
     )
+    # The page is in the statement's language, like its PDF.
+    with translation.override(statement.language):
+        return _statement_detail(request, statement)
+
+
+def _statement_detail(request, statement):
     form = DisputeForm(statement=statement)
     if request.method == "POST":
         form = DisputeForm(request.POST, statement=statement)
@@ -79,4 +102,5 @@ def statement_detail(request, statement_id: int):
     context = _detail_context(statement)
     context.update(offers_panel_context(request, request.caller.membership, statement=statement))
     context["dispute_form"] = form
+    context["LANGUAGE_CODE"] = statement.language
     return render(request, "portal/statements/detail.html", context, status=400 if form.errors else 200)

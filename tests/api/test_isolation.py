@@ -1,6 +1,10 @@
 """Every node type of the schema: another organization's ids answer exactly like ids that never existed."""
 
+from datetime import date
+from decimal import Decimal
+
 from billing.models import UsageRecord
+from billing.statements.payments import payment_record
 from portal.api.core.nodes import encode_id
 from portal.api.schema import schema
 from tests import factories
@@ -24,6 +28,9 @@ def test_every_node_type_is_isolated(acme, api, token_for, make):
         "Line": acme.line_objs["anna"].pk,
         "UsageRecord": UsageRecord.objects.filter(organization=acme).first().pk,
         "Statement": statement.pk,
+        "Payment": payment_record(
+            organization=acme, received_on=date(2026, 11, 20), amount=Decimal("10.00"), currency=acme.currency
+        ).pk,
     }
     assert node_types() == set(samples), "a new node type needs an isolation sample here"
     insider = api(token_for(acme, role="admin"))

@@ -1,5 +1,11 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
 import pytest
 
+from billing.periods import billing_period
+from billing.statements.payments import payment_record
+from billing.statements.services import statement_issue
 from portal.api.core.nodes import encode_id
 from portal.models import AuditLog
 from tests import factories
@@ -88,3 +94,68 @@ def test_safe_cell():
         "",
         "3",
     ]
+
+
+BALANCE_QUERY = """{
+  balance { currency lastStatementNumber lastTotalDue paymentsSince balance }
+  payments(first: 5) { edges { node { receivedOn amount currency reference statementNumber } } }
+  statements(first: 1) { edges { node { number paymentReference
+    balance { previousBalance paymentsReceived carriedForward newCharges totalDue payments { receivedOn reference amount } } } } }
+}"""
+
+
+def test_payments_and_balance(billed_org, api, token_for, make):
+
+    from billing.statements.payments import payment_reference
+
+    org = billed_org
+    october = statement_issue(
+        organization=org, period=billing_period(org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    payment_record(
+        organization=org, received_on=date(2026, 11, 20), amount=D("30.00"), currency="EUR", reference="INV 1"
+    )
+    november = statement_issue(
+        organization=org, period=billing_period(org, 2026, 11), now=datetime(2026, 12, 3, tzinfo=UTC)
+    )
+    payment_record(organization=org, received_on=date(2026, 12, 5), amount=D("2.00"), currency="EUR", reference="INV 2")
+    token = token_for(org, role="analyst", scopes=["statements:read"])
+    data = api(token).data(BALANCE_QUERY)
+    assert data["balance"] == {
+        "currency": "EUR",
+        "lastStatementNumber": november.number,
+        "lastTotalDue": str(november.total_due),
+        "paymentsSince": "2.00",
+        "balance": str(november.total_due - D("2.00")),
+    }
+    assert [e["node"] for e in data["payments"]["edges"]] == [
+        {
+            "receivedOn": "2026-12-05",
+            "amount": "2.00",
+            "currency": "EUR",
+            "reference": "INV 2",
+            "statementNumber": None,
+        },
+        {
+            "receivedOn": "2026-11-20",
+            "amount": "30.00",
+            "currency": "EUR",
+            "reference": "INV 1",
+            "statementNumber": november.number,
+        },
+    ]
+    node = data["statements"]["edges"][0]["node"]
+    assert node["paymentReference"] == payment_reference(november)
+    assert node["balance"] == {
+        "previousBalance": str(october.total),
+        "paymentsReceived": "30.00",
+        "carriedForward": str(october.total - D("30.00")),
+        "newCharges": str(november.total),
+        "totalDue": str(october.total - D("30.00") + november.total),
+        "payments": [{"receivedOn": "2026-11-20", "reference": "INV 1", "amount": "30.00"}],
+    }
+    # A member (no billing) sees neither.
+    member = api(token_for(org, role="member", person=org.anna))
+    status, body = member.post("{ balance { balance } }")
+    assert body.get("data") is None or body["data"].get("balance") is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

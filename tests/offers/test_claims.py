@@ -58,13 +58,14 @@ def test_saving_before_and_after_tax_price_and_term_reproduce_from_statements(me
     # What changes: the usage lines the pack re-prices, each before and after, summing to the usage part.
     assert europe.changes and all(c["what"][1] == "international" for c in europe.changes)
     assert all(D(c["before"]) > D(c["after"]) for c in europe.changes)
-    # The reason (also what the PDF prints) says the same: before and with tax, price and term.
+    # The reason (also what the PDF prints) says the same, in the customer's language (nl-NL): before and
+    # with tax, price and term.
     fmt = Formatter(meridian)
-    assert f"you would have saved {fmt.money(europe.saving_total)} before tax, " in europe.reason
-    assert f"{fmt.money(europe.saving_total_incl_tax)} with tax" in europe.reason
+    assert f"u had {fmt.money(europe.saving_total)} bespaard exclusief btw, " in europe.reason
+    assert f"{fmt.money(europe.saving_total_incl_tax)} inclusief btw" in europe.reason
     assert (
-        f"{europe.title} costs {fmt.money(europe.price_monthly)} a month per line before tax, for at least 12 months."
-        in europe.reason
+        f"{europe.title} kost {fmt.money(europe.price_monthly)} per maand per lijn exclusief btw, "
+        "voor minstens 12 maanden." in europe.reason
     )
 
 

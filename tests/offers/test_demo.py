@@ -27,7 +27,8 @@ def test_demo_consultancy_gets_the_europe_pack_priced_on_its_statements(db, sett
     # An international pack comes first (the one that saves it the most), and the Europe pack is offered.
     assert recs[0].offer.code in {"europe-pack-eur", "world-pack-eur"}
     europe = next(r for r in recs if r.offer.code == "europe-pack-eur")
-    assert "minutes of calls to Europe" in europe.reason and "you would have saved" in europe.reason
+    # Meridian is Dutch (nl-NL): its offers speak Dutch.
+    assert "minuten gesprekken naar Europa" in europe.reason and "bespaard" in europe.reason
     for rec in recs:
         assert rec.personalized and rec.saving_total > 0
         assert rec.saving_total == charges(statements) - reissued_with(meridian, rec.offer, statements), rec.offer

@@ -37,16 +37,16 @@ def test_europe_pack_saving_equals_the_statements_reissued_with_the_pack(meridia
     # Every other recommended offer holds to the same rule (plan changes included).
     for rec in recs[1:]:
         assert rec.saving_total == charges(statements) - reissued_with(meridian, rec.offer, statements)
-    # Plain words, the organization's currency and locale (nl-NL: € 1.234,56).
+    # Plain words in the organization's language, its currency and locale (nl-NL: € 1.234,56).
     eu_minutes = UsageRecord.objects.filter(
         organization=meridian, zone="EU", direction="outbound", answered=True, usage_type="voice"
     ).aggregate(s=Sum("billable_seconds"))["s"] / D(60)
     assert europe.reason.startswith(
-        f"Based on {engine.Formatter(meridian).number(eu_minutes)} minutes of calls to Europe"
+        f"Op basis van {engine.Formatter(meridian).number(eu_minutes)} minuten gesprekken naar Europa"
     )
-    assert "(most to Germany) in 5 aug\u2009–\u20094 nov 2026," in europe.reason
+    assert "(vooral naar Duitsland) in 5 aug\u2009–\u20094 nov 2026 had" in europe.reason
     assert engine.Formatter(meridian).money(europe.saving_total) in europe.reason
-    assert "you would have saved" in europe.reason
+    assert "u had" in europe.reason and "bespaard" in europe.reason
 
 
 def test_profile_counts_minutes_lines_and_trend(meridian):
@@ -175,8 +175,9 @@ def test_retention_signal_brings_a_retention_offer_forward(make, catalog):
     assert retention, [r.offer.code for r in recs]
     assert recs[0] == retention[0] and retention[0].retention
     reason = retention[0].reason
-    assert reason.startswith("We noticed that your call minutes fell by ") and "and 1 line was switched off." in reason
-    assert run.profile["retention_signal"] and "Business Light would have cost" in reason
+    # The consultancy is Dutch: the reasons are written in Dutch.
+    assert reason.startswith("Het viel ons op dat uw belminuten ") and "en 1 lijn werd opgezegd." in reason
+    assert run.profile["retention_signal"] and "had Business Light" in reason and "gekost" in reason
     assert retention[0].saving_total > 0
 
 

@@ -54,7 +54,7 @@ def test_issue_task_starts_the_offer_task_once_and_it_is_idempotent(
         statement.refresh_from_db()
         assert statement.pdf_status == "ready"
         text = pdf_text((tmp_path / statement.pdf_file).read_bytes())
-        assert "Offers for you" in text and "International Pack Europe" in text
+        assert "Aanbiedingen voor u" in text and "International Pack Europe" in text  # nl-NL: a Dutch statement
     finally:
         app.conf.task_always_eager = False
 
@@ -89,7 +89,7 @@ def test_new_statement_pdf_shows_its_frozen_offers_and_re_renders_identically(ma
     assert run.trigger == "statement" and not run.legacy
     top = run.recommendations.order_by("rank").first()
     text = pdf_text(first)
-    assert "Offers for you" in text and top.title in text
+    assert "Aanbiedingen voor u" in text and top.title in text  # nl-NL: a Dutch statement
     assert Formatter(org).money(top.saving_total).replace("\xa0", " ") in text
     # Staff edit the catalog and the customer declines: the issued PDF stays as it was.
     Offer.objects.filter(pk=top.offer_id).update(title="Renamed pack")

@@ -29,8 +29,8 @@ def test_hand_computed_statement_matches_to_the_cent(billed_org):
         ("usage", "Calls: Mobile — 1 record", D("0.600"), D("0.12")),
         ("usage", "Calls: National — 2 records", D("2.000"), D("0.20")),
         ("usage", "Text messages: Mobile — 1 record", D("1.000"), D("0.09")),
-        ("allowance", "Included in flex-eur (per line): 10.00 of 10.00 min used", D("10.000"), D("0.00")),
-        ("allowance", "Included in flex-eur (per line): 2.00 of 5.16 min used", D("2.000"), D("0.00")),
+        ("allowance", "Included in Business Flex (per line): 10.00 of 10.00 min used", D("10.000"), D("0.00")),
+        ("allowance", "Included in Business Flex (per line): 2.00 of 5.16 min used", D("2.000"), D("0.00")),
         ("adjustment", "Credit: Goodwill credit for outage", D("0.000"), D("-5.00")),
     ]
     assert (st.recurring_total, st.usage_total, st.adjustments_total) == (D("30.32"), D("0.79"), D("-5.00"))
@@ -41,8 +41,12 @@ def test_hand_computed_statement_matches_to_the_cent(billed_org):
     costs = dict(UsageRecord.objects.filter(organization=billed_org).values_list("billable_seconds", "cost"))
     assert costs[400] == D("0.200000") and costs[31] == D("0.120000") and costs[90] == D("0.375000")
     assert UsageRecord.objects.filter(organization=billed_org, local_date__month=11, cost__isnull=True).count() == 1
-    by_person = {b.label: b.amount for b in st.breakdowns.filter(dimension="person")}
-    assert by_person == {"Anna": D("0.70"), "Ben": D("0.00")}
+    # Breakdowns count every usage type (Ben's text message too) and add up to the usage total: Anna's
+    # exact 0.695 and Ben's 0.09 share out 0.79 by largest remainder (69.94 and 9.06 cents: 70 and 9).
+    by_person = {b.label: (b.calls, b.messages, b.amount) for b in st.breakdowns.filter(dimension="person")}
+    assert by_person == {"Anna": (6, 0, D("0.70")), "Ben": (1, 1, D("0.09"))}
+    by_band = {b.label: (b.calls, b.amount) for b in st.breakdowns.filter(dimension="duration_band")}
+    assert sum(amount for _calls, amount in by_band.values()) == D("0.70")  # calls only: 0.38 + 0.12 + 0.20
 
 
 def test_rerun_returns_the_same_statement(billed_org):

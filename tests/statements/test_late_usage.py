@@ -101,7 +101,7 @@ def test_the_statement_pdf_and_page_show_the_earlier_period_section(billed_org, 
     make.membership(user, billed_org, role="admin")
     client.force_login(user)
     page = client.get(f"/statements/{november.pk}/").content.decode()
-    assert page.count("Usage from earlier periods") == 1
+    assert page.count("Nutzung aus früheren Abrechnungszeiträumen") == 1  # the page is in German too
 
 
 def test_a_wrong_import_is_voided_and_the_corrected_file_loads(billed_org, tmp_path, make):

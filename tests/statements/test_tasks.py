@@ -81,12 +81,11 @@ def test_daily_billing_starts_each_missing_statement_once(billed_org, monkeypatc
 def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
     billed_org, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from billing.management.commands import run_billing
-
     # The clock is pinned: which periods are closed must not depend on the day the suite runs.
     monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 12, 10, 9, tzinfo=UTC))
-    queued = []
-    monkeypatch.setattr(run_billing.render_statement_pdf, "delay", queued.append)
+    queued, offers = [], []
+    monkeypatch.setattr(tasks.render_statement_pdf, "delay", queued.append)
+    monkeypatch.setattr(tasks.compute_statement_offers, "delay", offers.append)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             call_command("run_billing", "--all-closed", "--no-pdf", stdout=StringIO())
@@ -95,6 +94,7 @@ def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
     assert [s.period_start for s in statements] == [date(2026, 10, 1), date(2026, 11, 1)]
     pks = [s.pk for s in statements]
     assert sorted(queued) == sorted(pks * 2)  # still pending after the first run: queued again, rendered once
+    assert sorted(offers) == sorted(pks * 2)  # idempotent: frozen once per statement
     with pytest.raises(CommandError):
         call_command("run_billing")
 
@@ -113,3 +113,51 @@ def test_retry_countdowns_stay_below_the_redis_visibility_timeout(settings):
 def test_a_notification_about_a_missing_statement_is_dropped_not_retried(db):
     assert tasks.notify_statement_ready.apply(args=[10**9]).successful()
     assert not mail.outbox
+
+
+def test_a_caught_up_statement_gets_its_offers_and_pdf_queued_like_any_other(
+    billed_org, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issuing October while September has no statement issues September too (a catch-up); both get
+    their offers computed and their PDF rendered by the same run, not six hours later by the sweep."""
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
+    from portal.celery import app
+
+    settings.MEDIA_ROOT = tmp_path
+    now = datetime(2026, 11, 3, 8, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    august = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 8), now=now)
+    queued = []
+    monkeypatch.setattr(tasks.render_statement_pdf, "delay", lambda pk: queued.append(("pdf", pk)))
+    monkeypatch.setattr(tasks.compute_statement_offers, "delay", lambda pk: queued.append(("offers", pk)))
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            october_pk = tasks.issue_statement.apply(args=[billed_org.pk, "2026-10-01"]).get()
+    finally:
+        app.conf.task_always_eager = False
+    september = Statement.objects.get(organization=billed_org, period_start=date(2026, 9, 1))
+    assert sorted(queued) == sorted(
+        [("offers", september.pk), ("pdf", september.pk), ("offers", october_pk), ("pdf", october_pk)]
+    )
+    assert august.pk not in {pk for _kind, pk in queued}  # issued before: not this run's
+
+
+def test_run_billing_renders_the_caught_up_statement_too(billed_org, settings, tmp_path, monkeypatch):
+    from billing.models import OfferRun
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
+
+    settings.MEDIA_ROOT = tmp_path
+    now = datetime(2026, 11, 3, 8, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 8), now=now)
+    out = StringIO()
+    call_command("run_billing", "--period", "2026-10", "--organization", billed_org.account_number, stdout=out)
+    statements = Statement.objects.filter(organization=billed_org, period_start__gte=date(2026, 9, 1))
+    assert [(s.period_start, s.pdf_status) for s in statements.order_by("period_start")] == [
+        (date(2026, 9, 1), "ready"),
+        (date(2026, 10, 1), "ready"),
+    ]
+    assert OfferRun.objects.filter(statement__in=statements).count() == 2

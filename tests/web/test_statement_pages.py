@@ -18,10 +18,57 @@ def test_admin_sees_list_and_statement(client, issued, signed_in):
     assert issued.number in page and "Issued" in page
     assert "PDF waiting to be rendered" in page  # pending PDFs say so instead of a dead link
     page = client.get(f"/statements/{issued.pk}/").content.decode()
-    for text in ("Previous balance", "By location", "By person", "Berlin", "Anna", "Line items", "Calls (CSV)"):
-        assert text in page
+    from billing.statements.payments import grouped, payment_reference
+
+    for text in (
+        "Previous balance",
+        "Balance carried forward",
+        "Total due",
+        "Usage by location",
+        "Charges by person",
+        "Calls by duration",
+        "Berlin",
+        "Anna",
+        "Line items",
+        "Calls (CSV)",
+        "Payment reference",
+        grouped(payment_reference(issued)),
+        "GB33 BUKB 2020 1555 5555 55",
+    ):
+        assert text in page, text
     assert f"/statements/{issued.pk}/calls.csv" in page
     assert "€" in page  # money in the organization's currency
+
+
+def test_the_statement_page_is_in_the_statements_language(client, billed_org, signed_in):
+    from datetime import UTC, datetime
+
+    from billing.periods import billing_period
+    from billing.statements.services import statement_issue
+
+    billed_org.locale = "de-DE"
+    billed_org.save()
+    st = statement_issue(
+        organization=billed_org, period=billing_period(billed_org, 2026, 10), now=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    signed_in(billed_org, role="admin")
+    page = client.get(f"/statements/{st.pk}/").content.decode()
+    assert '<html lang="de">' in page
+    for text in (
+        "Rechnung 2026-000001",
+        "Vorsaldo",
+        "Saldovortrag",
+        "Zu zahlen",
+        "Zahlungsreferenz",
+        "Nutzung nach Standort",
+        "Inklusive in Business Flex (pro Anschluss): 10,00 von 10,00 Min. genutzt",
+        "10,00 Min.",
+        "Reklamationen",
+        "03.12.2026",
+    ):
+        assert text in page, text
+    for english in ("Previous balance", "Total due", "Line items", "Included in", "Disputes"):
+        assert english not in page, english
 
 
 @pytest.mark.parametrize("role,status", [("analyst", 200), ("location_manager", 403), ("member", 403)])

@@ -7,8 +7,8 @@ from django.db.models import Min
 from billing.models import Organization, UsageRecord
 from billing.periods import billing_period, last_closed_period, period_containing
 from billing.statements.pdf import statement_render
-from billing.statements.services import BillingError, statement_issue
-from billing.statements.tasks import render_statement_pdf
+from billing.statements.services import BillingError, statement_issue_catching_up
+from billing.statements.tasks import statement_queue_follow_ups
 
 
 def closed_periods(organization: Organization):
@@ -57,18 +57,22 @@ class Command(BaseCommand):
             for billing in periods:
                 try:
                     with transaction.atomic():
-                        statement = statement_issue(organization=org, period=billing)
-                        if no_pdf and statement.pdf_status != statement.PdfStatus.READY:
-                            transaction.on_commit(lambda pk=statement.pk: render_statement_pdf.delay(pk))
+                        # A missed earlier period caught up here gets its PDF and offers like the others.
+                        statements = statement_issue_catching_up(organization=org, period=billing)
+                        if no_pdf:
+                            for statement in statements:
+                                statement_queue_follow_ups(statement)
                 except BillingError as exc:
                     failures += 1
                     self.stderr.write(f"{org.account_number}: {exc}")
                     continue
-                if not no_pdf and statement.pdf_status != statement.PdfStatus.READY:
-                    statement_render(statement=statement)
-                self.stdout.write(
-                    f"{org.account_number} {org.name}: statement {statement.number} "
-                    f"{statement.period_start}–{statement.period_end} total {statement.total} {statement.currency}"
-                )
+                for statement in statements:
+                    if not no_pdf and statement.pdf_status != statement.PdfStatus.READY:
+                        statement_render(statement=statement)  # freezes its offers first
+                    self.stdout.write(
+                        f"{org.account_number} {org.name}: statement {statement.number} "
+                        f"{statement.period_start}–{statement.period_end} total {statement.total} "
+                        f"{statement.currency}"
+                    )
         if failures:
             raise CommandError(f"{failures} organization(s) could not be billed")
