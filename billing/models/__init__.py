@@ -1,7 +1,8 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
-from billing.models.choices import Category, Direction, DurationBand, UsageType
+from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
+from billing.models.einvoice import StatementEInvoice
 from billing.models.offers import (
     Offer,
     OfferChangeRequest,
@@ -24,6 +25,9 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "EInvoiceFormat",
+    "StatementEInvoice",
+    "VatCategory",
     "AuditLog",
     "Offer",
     "OfferChangeRequest",

@@ -68,11 +68,14 @@ def statement_build(
     directory: Directory,
     tz,
     tax_rate: Decimal,
+    vat_category: str = "S",
 ) -> Built:
     """Fill in ``statement``'s details and totals (not its number or status) and return its unsaved lines
     and breakdowns."""
     currency = statement.currency
     lines = _lines(statement, rated, late, adjustments, currency)
+    for line in lines:  # EN 16931 BT-151: every line under the organization's VAT category (one per statement)
+        line.vat_category = vat_category
     breakdowns = _breakdowns(statement, charged, directory, currency)
     statement.details = _details(period, rated, longest, extra, directory, tz, currency)
 

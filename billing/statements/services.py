@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from billing.einvoice.services import einvoice_prepare
+from billing.einvoice.validation import failed_rules
 from billing.models import (
     Adjustment,
     Organization,
@@ -38,6 +40,18 @@ from billing.webhooks import webhook_emit
 
 class BillingError(Exception):
     pass
+
+
+class EInvoiceRejected(BillingError):
+    """The statement's e-invoice failed the official rules: it is not issued and its period stays open."""
+
+    def __init__(self, organization, period, report: dict):
+        self.report = report
+        failed = "; ".join(failed_rules(report)[:20])
+        super().__init__(
+            f"statement of {organization.account_number} for {period.start}–{period.end} not issued: its "
+            f"{report['format']} e-invoice fails {len(report['errors'])} rule(s): {failed}"
+        )
 
 
 def _next_number(year: int) -> str:
@@ -149,6 +163,7 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         directory=directory,
         tz=organization.tz,
         tax_rate=organization.tax_rate,
+        vat_category=organization.vat_category,
     )
     StatementLine.objects.bulk_create(built.lines)
     Adjustment.objects.filter(pk__in=[a.pk for a in adjustments]).update(applied_to=statement)
@@ -163,6 +178,12 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
     statement.status = Statement.Status.ISSUED
     statement.issued_at = now
     statement.due_date = now.astimezone(organization.tz).date() + timedelta(days=organization.payment_terms_days)
+    # Every statement is also an EN 16931 invoice, valid by the official rules, or it is not issued.
+    einvoice = einvoice_prepare(statement=statement, lines=built.lines)
+    if einvoice is not None:
+        if not einvoice.valid:
+            raise EInvoiceRejected(organization, period, einvoice.report)
+        einvoice.save()  # while the statement is still a draft: the child guard freezes it with the statement
     statement.save()
     webhook_emit(
         organization=organization,
