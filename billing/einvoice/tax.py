@@ -98,8 +98,10 @@ def tax_id_errors(organization) -> dict[str, str]:
             if not _valid(module[country], value):
                 errors["vat_id"] = f"{organization.vat_id!r} is not a valid {label} ({country})"
     category = organization.vat_category
-    if category != "S" and organization.tax_rate:
+    if category and category != "S" and organization.tax_rate:
         errors["tax_rate"] = f"VAT category {category} charges no VAT: the tax rate must be 0"
+    if category == "S" and not organization.tax_rate:
+        errors["tax_rate"] = "The standard rate needs a tax rate above 0"
     if category in {"AE", "E", "O"} and not organization.vat_exemption_reason.strip():
         errors["vat_exemption_reason"] = f"VAT category {category} needs the reason no VAT is charged"
     if category == "AE" and not value:

@@ -135,7 +135,7 @@ def invoice_terms(*, statement, lines, organization, provider: dict, format: str
     currency = statement.currency
     credit = statement.total < 0
     sign = Decimal(-1) if credit else Decimal(1)
-    category = organization.vat_category or "S"
+    category = organization.effective_vat_category
     reason = organization.vat_exemption_reason.strip() or default_exemption_reason(category)
     groups = vat_breakdown(lines, statement.tax_rate, currency)
     if len(groups) == 1:  # the statement's own tax: its subtotal × rate, rounded once

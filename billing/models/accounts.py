@@ -68,9 +68,10 @@ class Organization(models.Model):
     # E-invoicing (EN 16931) and the tax terms every statement line is charged under.
     vat_category = models.CharField(
         max_length=2,
-        default="S",
+        blank=True,
         choices=VatCategory.choices,
-        help_text="EN 16931 VAT category of the statement lines; anything but S is charged at 0 %",
+        help_text="EN 16931 VAT category of the statement lines; blank: standard rate when a tax rate is set, "
+        "otherwise outside the scope of VAT. Anything but S is charged at 0 %",
     )
     vat_exemption_reason = models.CharField(
         max_length=200,
@@ -106,7 +107,9 @@ class Organization(models.Model):
             models.CheckConstraint(condition=Q(billing_day__gte=1, billing_day__lte=28), name="org_billing_day_1_28"),
             models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lt=1), name="org_tax_rate_fraction"),
             # Only the standard rate charges VAT (EN 16931 BR-AE-05, BR-E-05, BR-Z-05, BR-O-05).
-            models.CheckConstraint(condition=Q(vat_category="S") | Q(tax_rate=0), name="org_vat_category_rate"),
+            models.CheckConstraint(
+                condition=Q(vat_category__in=["", "S"]) | Q(tax_rate=0), name="org_vat_category_rate"
+            ),
         ]
 
     def __str__(self):
@@ -118,6 +121,11 @@ class Organization(models.Model):
         errors = tax_id_errors(self)
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def effective_vat_category(self) -> str:
+        """The VAT category statement lines are charged under (see ``vat_category``)."""
+        return self.vat_category or ("S" if self.tax_rate else "O")
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

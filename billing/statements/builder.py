@@ -68,7 +68,7 @@ def statement_build(
     directory: Directory,
     tz,
     tax_rate: Decimal,
-    vat_category: str = "S",
+    vat_category: str,
 ) -> Built:
     """Fill in ``statement``'s details and totals (not its number or status) and return its unsaved lines
     and breakdowns."""

@@ -163,7 +163,7 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         directory=directory,
         tz=organization.tz,
         tax_rate=organization.tax_rate,
-        vat_category=organization.vat_category,
+        vat_category=organization.effective_vat_category,
     )
     StatementLine.objects.bulk_create(built.lines)
     Adjustment.objects.filter(pk__in=[a.pk for a in adjustments]).update(applied_to=statement)

@@ -294,3 +294,17 @@ def test_tax_identifiers_are_labelled_and_checked_by_country(make):
     with pytest.raises(ValidationError) as bad:
         org.full_clean()
     assert set(bad.value.message_dict) == {"tax_rate", "vat_exemption_reason"}
+
+
+def test_us_customer_outside_the_scope_of_vat_with_an_ein(billed_org):
+    # No tax rate and no category set: the lines are outside the scope of VAT (O), and an EIN is not a VAT ID.
+    org = setup(billed_org, country="US", currency="USD", tax_rate=D("0"), vat_id="04-1234567", locale="en-US")
+    assert org.vat_category == "" and org.effective_vat_category == "O"
+    st = issue(org)
+    assert st.einvoice.valid, st.einvoice.report["errors"]
+    assert {line.vat_category for line in st.lines.all()} == {"O"}
+    doc = etree.fromstring(st.einvoice.xml.encode())
+    vat = "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:"
+    assert text(doc, vat + "CategoryCode") == ["O"] and text(doc, vat + "ExemptionReason") == ["Not subject to VAT"]
+    assert not doc.xpath("//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", namespaces=CII)  # BR-O-02
+    assert text(doc, "//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == ["041234567"]  # BT-47

@@ -44,3 +44,15 @@ def test_graphql_statement_einvoice(api, token_for, issued, client):
     )
     response = client.get(f"/statements/{issued.pk}/einvoice.xml", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200 and response.content.decode() == issued.einvoice.xml
+
+
+def test_einvoice_benchmark_prints_its_table(issued, settings, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("einvoice_benchmark", statements=1, pdf=1, stdout=out)
+    text = out.getvalue()
+    for row in ("XML build facturx", "first validation xrechnung", "PDF with e-invoice", "PDF p95 with / without"):
+        assert row in text
