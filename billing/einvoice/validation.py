@@ -10,6 +10,7 @@ findings (``flag`` fatal or error) and schema errors make the e-invoice invalid;
 from __future__ import annotations
 
 import json
+import os
 import select
 import subprocess
 import sys
@@ -36,9 +37,12 @@ class _Worker:
     def __init__(self):
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._owner = 0
 
     def _start(self) -> subprocess.Popen:
-        if self._proc is None or self._proc.poll() is not None:
+        # A forked process (a Celery pool child) must not share its parent's pipes: it starts its own worker.
+        if self._proc is None or self._owner != os.getpid() or self._proc.poll() is not None:
+            self._owner = os.getpid()
             self._proc = subprocess.Popen(
                 [sys.executable, str(WORKER)],
                 stdin=subprocess.PIPE,
@@ -170,4 +174,11 @@ def validate(xml: bytes, format: str) -> dict:
 
 
 def failed_rules(report: dict) -> list[str]:
-    return [f"{e['rule']} ({e['artefact']}): {e['text']}" for e in report["errors"]]
+    """Each failed rule once, with how often it failed: 'BR-S-05 ×20 (cen-cii): [BR-S-05]-In an Invoice line…'."""
+    seen: dict[tuple[str, str], list] = {}
+    for e in report["errors"]:
+        seen.setdefault((e["rule"], e["artefact"]), [0, e["text"]])[0] += 1
+    return [
+        f"{rule}{f' ×{count}' if count > 1 else ''} ({artefact}): {text}"
+        for (rule, artefact), (count, text) in seen.items()
+    ]

@@ -308,3 +308,16 @@ def test_us_customer_outside_the_scope_of_vat_with_an_ein(billed_org):
     assert text(doc, vat + "CategoryCode") == ["O"] and text(doc, vat + "ExemptionReason") == ["Not subject to VAT"]
     assert not doc.xpath("//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", namespaces=CII)  # BR-O-02
     assert text(doc, "//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == ["041234567"]  # BT-47
+
+
+def test_a_crashed_saxon_worker_is_replaced(billed_org):
+    from billing.einvoice.validation import worker
+
+    st = issue(billed_org)
+    xml = st.einvoice.xml.encode()
+    assert validate(xml, "facturx")["valid"]
+    crashed = worker._proc
+    crashed.kill()
+    crashed.wait()
+    assert validate(xml, "facturx")["valid"]  # a new worker took over, compiling the rules again
+    assert worker._proc is not crashed and worker._proc.poll() is None
