@@ -36,9 +36,11 @@ PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 
 _POSTCODE_CITY = re.compile(r"^(?P<postcode>(?:[A-Z]{1,3}-)?\d[\d-]{1,9})\s+(?P<city>\D.*)$")
 # Postcodes with letters, by country ("1012 LG Amsterdam"; "EC2A 2BR London").
+_UK_POSTCODE = r"(?P<postcode>[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})"
 _POSTCODE_CITY_BY_COUNTRY = {
-    "NL": re.compile(r"^(?P<postcode>\d{4} ?[A-Z]{2})\s+(?P<city>.+)$"),
-    "GB": re.compile(r"^(?P<postcode>[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\s+(?P<city>.+)$"),
+    "NL": (re.compile(r"^(?P<postcode>\d{4} ?[A-Z]{2})\s+(?P<city>.+)$"),),
+    "GB": (re.compile(rf"^(?P<city>\D+?),?\s+{_UK_POSTCODE}$"), re.compile(rf"^{_UK_POSTCODE}\s+(?P<city>.+)$")),
+    "US": (re.compile(r"^(?P<city>[^,]+),\s*[A-Z]{2}\s+(?P<postcode>\d{5}(?:-\d{4})?)$"),),  # "New York, NY 10118"
 }
 
 
@@ -120,9 +122,9 @@ def parse_address(text: str, country: str) -> Address:
     is ignored). Whatever is missing stays empty, and the rules say so when a format needs it."""
     rows = [r.strip() for r in (text or "").splitlines() if r.strip()]
     postcode = city = ""
-    pattern = _POSTCODE_CITY_BY_COUNTRY.get(country.upper(), _POSTCODE_CITY)
+    patterns = _POSTCODE_CITY_BY_COUNTRY.get(country.upper(), (_POSTCODE_CITY,))
     for i in range(len(rows) - 1, -1, -1):
-        match = pattern.match(rows[i])
+        match = next((m for m in (p.match(rows[i]) for p in patterns) if m), None)
         if match:
             postcode, city = match["postcode"].strip(), match["city"].strip()
             rows = rows[:i]

@@ -69,7 +69,8 @@ def test_statements_issued_before_offers_render_byte_for_byte_as_before(make, ca
     org = consultancy(make, catalog)
     statements = issue_periods(org)
     old = statements[-1]
-    before = render_pdf(statement_html(old))  # what the renderer produced before offers existed
+    # What the renderer produced before offers existed (with the e-invoice the statement was issued with).
+    before = render_pdf(statement_html(old), einvoice=old.einvoice)
     OfferRun.objects.filter(statement__in=statements).delete()
     # Migration 0009 freezes every statement issued so far with no offers.
     importlib.import_module("billing.migrations.0009_offers_freeze_issued_statements").freeze_existing(apps, None)
