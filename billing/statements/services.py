@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
-from billing.einvoice.services import einvoice_prepare
+from billing.einvoice.services import einvoice_number, einvoice_prepare
 from billing.einvoice.validation import failed_rules
 from billing.models import (
     Adjustment,
@@ -40,6 +40,9 @@ from billing.webhooks import webhook_emit
 
 class BillingError(Exception):
     pass
+
+
+NUMBER_PLACEHOLDER = "0000-000000"  # the shape of a statement number, never given out
 
 
 class EInvoiceRejected(BillingError):
@@ -174,15 +177,19 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         ).values_list("total", flat=True),
         Decimal(0),
     )
-    statement.number = _next_number(now.year)
-    statement.status = Statement.Status.ISSUED
     statement.issued_at = now
     statement.due_date = now.astimezone(organization.tz).date() + timedelta(days=organization.payment_terms_days)
-    # Every statement is also an EN 16931 invoice, valid by the official rules, or it is not issued.
+    # Every statement is also an EN 16931 invoice, valid by the official rules, or it is not issued. It is
+    # validated before the number is taken: the number's row lock serializes every issuing transaction until
+    # commit, and validation takes a few hundred milliseconds (see einvoice_number).
+    statement.number = NUMBER_PLACEHOLDER
     einvoice = einvoice_prepare(statement=statement, lines=built.lines)
+    if einvoice is not None and not einvoice.valid:
+        raise EInvoiceRejected(organization, period, einvoice.report)
+    statement.number = _next_number(now.year)
+    statement.status = Statement.Status.ISSUED
     if einvoice is not None:
-        if not einvoice.valid:
-            raise EInvoiceRejected(organization, period, einvoice.report)
+        einvoice_number(einvoice=einvoice, lines=built.lines, number=statement.number, placeholder=NUMBER_PLACEHOLDER)
         einvoice.save()  # while the statement is still a draft: the child guard freezes it with the statement
     statement.save()
     webhook_emit(
