@@ -324,3 +324,20 @@ def test_a_crashed_saxon_worker_is_replaced(billed_org):
     crashed.wait()
     assert validate(xml, "facturx")["valid"]  # a new worker took over, compiling the rules again
     assert worker._proc is not crashed and worker._proc.poll() is None
+
+
+def test_run_billing_reports_the_failed_rules_and_leaves_the_period_open(billed_org, monkeypatch):
+    import io
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    billed_org.einvoice_format = "xrechnung"  # without the buyer's electronic address (BT-49)
+    billed_org.save()
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 organization"):
+        call_command("run_billing", period="2026-10", no_pdf=True, stdout=io.StringIO(), stderr=err)
+    assert f"{billed_org.account_number}: statement of {billed_org.account_number}" in err.getvalue()
+    assert "PEPPOL-EN16931-R010 (xrechnung-cii)" in err.getvalue() and "not issued" in err.getvalue()
+    assert not Statement.objects.filter(organization=billed_org).exists()  # the period stays open
