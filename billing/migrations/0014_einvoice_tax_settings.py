@@ -136,4 +136,21 @@ class Migration(migrations.Migration):
             """,
             "DROP TRIGGER IF EXISTS billing_statementeinvoice_immutable ON billing_statementeinvoice;",
         ),
+        # The purges that delete statements in SQL (demo reset, benchmark throwaways; under the maintenance
+        # switch of 0006) take the e-invoice along: the database cascades, as Django would.
+        migrations.RunSQL(
+            """
+            DO $$
+            DECLARE fk text;
+            BEGIN
+                SELECT conname INTO fk FROM pg_constraint
+                WHERE conrelid = 'billing_statementeinvoice'::regclass AND contype = 'f';
+                EXECUTE format('ALTER TABLE billing_statementeinvoice DROP CONSTRAINT %I', fk);
+            END $$;
+            ALTER TABLE billing_statementeinvoice ADD CONSTRAINT billing_statementeinvoice_statement_fk
+                FOREIGN KEY (statement_id) REFERENCES billing_statement (id) ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED;
+            """,
+            migrations.RunSQL.noop,
+        ),
     ]

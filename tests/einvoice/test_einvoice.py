@@ -341,3 +341,17 @@ def test_run_billing_reports_the_failed_rules_and_leaves_the_period_open(billed_
     assert f"{billed_org.account_number}: statement of {billed_org.account_number}" in err.getvalue()
     assert "PEPPOL-EN16931-R010 (xrechnung-cii)" in err.getvalue() and "not issued" in err.getvalue()
     assert not Statement.objects.filter(organization=billed_org).exists()  # the period stays open
+
+
+def test_a_maintenance_purge_of_statements_takes_their_e_invoices(billed_org):
+    from django.db import connection
+
+    st = issue(billed_org)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL billing.allow_statement_delete = 'on'")
+        for table in ("billing_statementline", "billing_statementbreakdown"):
+            cursor.execute(f"DELETE FROM {table} WHERE statement_id = %s", [st.pk])  # noqa: S608
+        cursor.execute("DELETE FROM billing_statement WHERE id = %s", [st.pk])
+        cursor.execute("SELECT count(*) FROM billing_statementeinvoice WHERE statement_id = %s", [st.pk])
+        assert cursor.fetchone() == (0,)  # the database cascaded (the raw purges know nothing of the table)
+        transaction.set_rollback(True)  # its usage still names the statement: keep the fixture whole
