@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+RULES = ROOT / "requirements" / "rules.txt"  # e-invoice rule files, data-only packages (see the file)
 
 
 def say(message: str) -> None:
@@ -42,7 +43,7 @@ def install(dev: bool) -> None:
         say(f"creating virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
     reqs = requirements(dev)
-    digest = hashlib.sha256(("\n".join(reqs) + CONSTRAINTS.read_text()).encode()).hexdigest()
+    digest = hashlib.sha256(("\n".join(reqs) + CONSTRAINTS.read_text() + RULES.read_text()).encode()).hexdigest()
     stamp = VENV / ".installed"
     if stamp.exists() and stamp.read_text() == digest:
         return
@@ -58,6 +59,21 @@ def install(dev: bool) -> None:
             "-c",
             str(CONSTRAINTS),
             *reqs,
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            str(VENV_PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "--no-deps",
+            "--require-hashes",
+            "-r",
+            str(RULES),
         ],
         check=True,
     )

@@ -40,6 +40,7 @@ class AuditAction(models.TextChoices):
     SAVED_VIEW_DELETED = "saved_view.deleted", "Saved usage view removed"
     # Statements.
     STATEMENT_PDF_DOWNLOADED = "statement.pdf_downloaded", "Statement PDF downloaded"
+    STATEMENT_EINVOICE_DOWNLOADED = "statement.einvoice_downloaded", "Statement e-invoice (XML) downloaded"
     STATEMENT_CALLS_EXPORTED = "statement.calls_exported", "Statement calls exported"
     PAYMENT_RECORDED = "payment.recorded", "Payment recorded"
     DISPUTE_OPENED = "dispute.opened", "Statement line disputed"

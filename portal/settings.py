@@ -338,6 +338,10 @@ PROVIDER = {
     "bank": os.environ.get("PROVIDER_BANK", "Barclays Bank UK PLC"),
 }
 
+# Seller contact on e-invoices (EN 16931 BT-41/BT-42; XRechnung requires a telephone number).
+PROVIDER["contact"] = os.environ.get("PROVIDER_CONTACT", "Billing department")
+PROVIDER["phone"] = os.environ.get("PROVIDER_PHONE", "+44 20 7946 0000")
+
 # Languages of statements and pages (an organization's locale picks one; English otherwise).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("nl", "Nederlands"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "billing" / "locale", BASE_DIR / "portal" / "locale"]

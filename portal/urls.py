@@ -51,6 +51,7 @@ urlpatterns = [
     path("settings/budgets/<int:budget_id>/remove", settings_pages.budget_remove, name="settings-budget-remove"),
     path("privacy/", settings_pages.privacy, name="privacy"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
+    path("statements/<int:statement_id>/einvoice.xml", statements.statement_einvoice, name="statement-einvoice"),
     path("statements/<int:statement_id>/calls.csv", statements.statement_calls_csv, name="statement-calls-csv"),
     path("offers/<int:offer_id>/respond", offers.offer_respond_view, name="offer-respond"),
     path("offers/privacy", offers.offers_privacy, name="offers-privacy"),

@@ -1,7 +1,8 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
-from billing.models.choices import Category, Direction, DurationBand, UsageType
+from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
+from billing.models.einvoice import StatementEInvoice
 from billing.models.offers import (
     Offer,
     OfferAcceptance,
@@ -31,6 +32,9 @@ from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, Usage
 
 __all__ = [
     "Payment",
+    "EInvoiceFormat",
+    "StatementEInvoice",
+    "VatCategory",
     "AuditLog",
     "Offer",
     "OfferAcceptance",

@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Func, Q
 
+from billing.models.choices import EInvoiceFormat, VatCategory
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -58,7 +60,38 @@ class Organization(models.Model):
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=0, help_text="e.g. 0.1900 for 19 % VAT")
     payment_terms_days = models.PositiveSmallIntegerField(default=30)
     billing_address = models.TextField(blank=True)
-    vat_id = models.CharField(max_length=32, blank=True)
+    vat_id = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Tax identifier: a VAT ID with its country prefix in the EU and UK, an EIN in the US",
+    )
+    # E-invoicing (EN 16931) and the tax terms every statement line is charged under.
+    vat_category = models.CharField(
+        max_length=2,
+        blank=True,
+        choices=VatCategory.choices,
+        help_text="EN 16931 VAT category of the statement lines; blank: standard rate when a tax rate is set, "
+        "otherwise outside the scope of VAT. Anything but S is charged at 0 %",
+    )
+    vat_exemption_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why no VAT is charged (required for reverse charge, exempt, outside scope)",
+    )
+    einvoice_format = models.CharField(
+        max_length=10,
+        default="facturx",
+        choices=EInvoiceFormat.choices,
+        help_text="The e-invoice issued with each statement",
+    )
+    buyer_reference = models.CharField(
+        max_length=64, blank=True, help_text="Buyer reference (BT-10); for German public buyers their Leitweg-ID"
+    )
+    einvoice_address = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Electronic address (BT-49) as scheme:id: a Peppol participant (0208:0123456789) or EM:ap@example.com",
+    )
     personalization_consent = models.BooleanField(
         default=False, help_text="May the provider use this organization's usage to personalize offers?"
     )
@@ -73,10 +106,26 @@ class Organization(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(billing_day__gte=1, billing_day__lte=28), name="org_billing_day_1_28"),
             models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lt=1), name="org_tax_rate_fraction"),
+            # Only the standard rate charges VAT (EN 16931 BR-AE-05, BR-E-05, BR-Z-05, BR-O-05).
+            models.CheckConstraint(
+                condition=Q(vat_category__in=["", "S"]) | Q(tax_rate=0), name="org_vat_category_rate"
+            ),
         ]
 
     def __str__(self):
         return f"{self.name} ({self.account_number})"
+
+    def clean(self):
+        from billing.einvoice.tax import tax_id_errors
+
+        errors = tax_id_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def effective_vat_category(self) -> str:
+        """The VAT category statement lines are charged under (see ``vat_category``)."""
+        return self.vat_category or ("S" if self.tax_rate else "O")
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -50,3 +50,20 @@ def duration_band(seconds: int) -> int:
 DURATION_BAND_SQL = (
     "(CASE WHEN {col} < 60 THEN 0 WHEN {col} < 300 THEN 1 WHEN {col} < 900 THEN 2 WHEN {col} < 3600 THEN 3 ELSE 4 END)"
 )
+
+
+# --- E-invoicing (EN 16931) ---
+class VatCategory(models.TextChoices):
+    """EN 16931 VAT category codes (UNTDID 5305, the subset EN 16931 allows), BT-118 / BT-151."""
+
+    STANDARD = "S", "Standard rate"
+    REVERSE_CHARGE = "AE", "Reverse charge (VAT due by the customer)"
+    ZERO = "Z", "Zero rated"
+    EXEMPT = "E", "Exempt from VAT"
+    OUTSIDE_SCOPE = "O", "Outside the scope of VAT"
+
+
+class EInvoiceFormat(models.TextChoices):
+    FACTURX = "facturx", "Factur-X / ZUGFeRD (EN 16931 profile, CII inside the PDF)"
+    XRECHNUNG = "xrechnung", "XRechnung 3.0 (CII)"
+    PEPPOL = "peppol", "Peppol BIS Billing 3.0 (UBL 2.1)"

@@ -1,3 +1,4 @@
+# Over 400 lines: the whole offers data model (catalog, runs, decisions, impressions, responses, learning, campaigns) in one file, as the other model modules are per domain.
 """Offers: the catalog staff maintain, what the engine recommended to whom, and what customers did with it.
 
 Every row of customer data carries its organization. Impressions and responses are append-only facts:

@@ -113,6 +113,8 @@ class StatementLine(models.Model):
     unit = models.CharField(max_length=16, blank=True)
     exact_amount = models.DecimalField(max_digits=18, decimal_places=6, default=0)
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Rounded once, half-up")
+    # EN 16931 VAT category (BT-151) the line is charged under; blank on statements issued before it existed.
+    vat_category = models.CharField(max_length=2, blank=True)
     # Set on usage lines for records of an earlier, already issued period ("usage from earlier periods").
     usage_period_start = models.DateField(null=True, blank=True)
     usage_period_end = models.DateField(null=True, blank=True)

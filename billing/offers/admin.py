@@ -18,8 +18,9 @@ from billing.models import (
     OfferResponse,
     OfferRun,
 )
+from billing.offers.responses import offer_change_request_close
 from billing.offers.selectors import campaign_results, offer_report, uplift_report
-from billing.offers.services import offer_change_request_close, offers_compute
+from billing.offers.services import offers_compute
 
 
 @admin.action(description="Compute offers now (a new run over the last closed periods)")

@@ -1,3 +1,4 @@
+# Over 400 lines: the pure offer engine (profile, eligibility, re-rating, savings, the reason in the customer's words) has no ORM and is tested as one unit.
 """The offer engine: usage profile, eligibility, re-rating under a candidate, saving, reason, ranking.
 
 No ORM here: the services load an organization's periods with ``billing.statements.services

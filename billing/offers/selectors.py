@@ -1,3 +1,4 @@
+# Over 400 lines: the staff report (acceptance, holdout uplift with confidence intervals, retention) reads one event history; next split: uplift statistics into their own module.
 """Offer reads: the offers a caller may see, and the staff report computed from the recorded events."""
 
 from __future__ import annotations

@@ -136,6 +136,7 @@ def statement_build(
     tz,
     tax_rate: Decimal,
     formatter: Formatter,
+    vat_category: str,
 ) -> Built:
     """Fill in ``statement``'s details and totals (not its number or status) and return its unsaved lines
     and breakdowns. ``formatter`` writes the numbers inside descriptions (the statement's language)."""
@@ -156,6 +157,8 @@ def statement_build(
         plans=directory.plans,
     )
     lines = _lines(statement, rated, late, adjustments, currency, directory, formatter)
+    for line in lines:  # EN 16931 BT-151: every line under the organization's VAT category (one per statement)
+        line.vat_category = vat_category
 
     def total_of(kind, usage_type=None):
         return sum(

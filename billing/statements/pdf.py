@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from billing.formatting import Formatter
-from billing.models import Statement
+from billing.models import Statement, StatementEInvoice
 from billing.statements.builder import unit_label
 from billing.statements.charts import bar_chart
 from billing.statements.payments import grouped, payment_reference
@@ -242,14 +242,21 @@ def _line_rows(statement, fmt, units: bool = False) -> list[dict]:
     return rows
 
 
-def render_pdf(html: str) -> bytes:
+def render_pdf(html: str, einvoice=None) -> bytes:
+    """The PDF of a statement's HTML. With the statement's e-invoice it is a PDF/A-3b file carrying the
+    XML (Factur-X / ZUGFeRD for CII); statements issued before e-invoices have none and render as issued."""
     from weasyprint import HTML  # imported lazily: loading Pango costs ~0.3 s and most processes never render
 
     # fontTools stamps embedded font subsets with the current time unless SOURCE_DATE_EPOCH is set;
     # a fixed value makes the same statement render to the same bytes (and the same checksum).
     os.environ["SOURCE_DATE_EPOCH"] = "946684800"
 
-    pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    options = {}
+    if einvoice is not None:
+        from billing.einvoice.facturx import pdf_options
+
+        options = pdf_options(einvoice)
+    pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(**options)
     _gc_freeze_once()
     return pdf
 
@@ -295,7 +302,8 @@ def statement_pdf_offers(statement: Statement) -> list[dict]:
 
 def statement_render(*, statement: Statement) -> Path:
     """Render and store the PDF of an issued statement; records its checksum and marks it ready."""
-    pdf = render_pdf(statement_html(statement, offers=statement_pdf_offers(statement)))
+    einvoice = StatementEInvoice.objects.filter(statement=statement).first()
+    pdf = render_pdf(statement_html(statement, offers=statement_pdf_offers(statement)), einvoice=einvoice)
     path = statement_pdf_path(statement)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

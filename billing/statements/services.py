@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from billing.einvoice.services import einvoice_number, einvoice_prepare
+from billing.einvoice.validation import failed_rules
 from billing.formatting import Formatter
 from billing.models import (
     Adjustment,
@@ -41,6 +43,21 @@ from billing.webhooks import webhook_emit
 
 class BillingError(Exception):
     pass
+
+
+NUMBER_PLACEHOLDER = "0000-000000"  # the shape of a statement number, never given out
+
+
+class EInvoiceRejected(BillingError):
+    """The statement's e-invoice failed the official rules: it is not issued and its period stays open."""
+
+    def __init__(self, organization, period, report: dict):
+        self.report = report
+        failed = "; ".join(failed_rules(report)[:20])
+        super().__init__(
+            f"statement of {organization.account_number} for {period.start}–{period.end} not issued: its "
+            f"{report['format']} e-invoice fails {len(report['errors'])} rule(s): {failed}"
+        )
 
 
 def _next_number(year: int) -> str:
@@ -168,6 +185,7 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         tz=organization.tz,
         tax_rate=organization.tax_rate,
         formatter=Formatter(organization, statement.language),
+        vat_category=organization.effective_vat_category,
     )
     StatementLine.objects.bulk_create(built.lines)
     Adjustment.objects.filter(pk__in=[a.pk for a in adjustments]).update(applied_to=statement)
@@ -181,8 +199,6 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
         .order_by("-period_start")
         .first()
     )
-    statement.number = _next_number(now.year)
-    statement.status = Statement.Status.ISSUED
     statement.issued_at = now
     issue_day = now.astimezone(organization.tz).date()
     statement.due_date = issue_day + timedelta(days=organization.payment_terms_days)
@@ -201,6 +217,18 @@ def _statement_issue(*, organization: Organization, period: BillingPeriod, now: 
     statement.details["payments"] = [
         {"received_on": p.received_on.isoformat(), "reference": p.reference, "amount": str(p.amount)} for p in payments
     ]
+    # Every statement is also an EN 16931 invoice, valid by the official rules, or it is not issued. It is
+    # validated before the number is taken: the number's row lock serializes every issuing transaction until
+    # commit, and validation takes a few hundred milliseconds (see einvoice_number).
+    statement.number = NUMBER_PLACEHOLDER
+    einvoice = einvoice_prepare(statement=statement, lines=built.lines)
+    if einvoice is not None and not einvoice.valid:
+        raise EInvoiceRejected(organization, period, einvoice.report)
+    statement.number = _next_number(now.year)
+    statement.status = Statement.Status.ISSUED
+    if einvoice is not None:
+        einvoice_number(einvoice=einvoice, lines=built.lines, number=statement.number, placeholder=NUMBER_PLACEHOLDER)
+        einvoice.save()  # while the statement is still a draft: the child guard freezes it with the statement
     statement.save()
     Payment.objects.filter(pk__in=[p.pk for p in payments]).update(applied_to=statement)
     webhook_emit(

@@ -115,6 +115,7 @@ class Shape:
     mobile_lines: int = 0  # extra mobile lines (HQ people) with SMS and data
     one_line_per_site: bool = False
     extras: dict = field(default_factory=dict)
+    einvoice: dict = field(default_factory=dict)  # Organization e-invoice fields (format, buyer reference, address)
 
 
 SHAPES = [
@@ -167,6 +168,11 @@ SHAPES = [
         weekend=0.45,
         mobile_lines=6,
         one_line_per_site=True,
+        einvoice={
+            "einvoice_format": "xrechnung",
+            "buyer_reference": "KN-EINKAUF-4711",
+            "einvoice_address": "EM:rechnungseingang@kaufhaus-nord.example",
+        },
     ),
     Shape(
         "contact",
@@ -403,6 +409,7 @@ def _customer(shape: Shape, rnd: random.Random, scale: float, start: date, end: 
         billing_address=shape.address,
         vat_id=shape.vat_id,
         personalization_consent=shape.consent,
+        **shape.einvoice,
     )
     tz = zoneinfo.ZoneInfo(shape.time_zone)
     plan = catalog[plan_code(shape.plan, shape.currency)]

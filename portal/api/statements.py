@@ -127,6 +127,31 @@ class AccountBalanceType(graphene.ObjectType):
     balance = graphene.Decimal(required=True, description="Still owed (negative: in credit).")
 
 
+class EInvoiceFormatEnum(graphene.Enum):
+    class Meta:
+        description = "The e-invoice format of a statement."
+
+    FACTURX = "facturx"
+    XRECHNUNG = "xrechnung"
+    PEPPOL = "peppol"
+
+
+class EInvoiceType(graphene.ObjectType):
+    class Meta:
+        name = "EInvoice"
+        description = "The EN 16931 e-invoice issued with a statement (CII for Factur-X and XRechnung, UBL for Peppol)."
+
+    format = graphene.Field(EInvoiceFormatEnum, required=True, description="Factur-X, XRechnung or Peppol BIS 3.0.")
+    type_code = graphene.String(required=True, description="UNTDID 1001 document type: 380 invoice, 381 credit note.")
+    url = graphene.String(required=True, description="Download link for the XML (same authentication).")
+    valid = graphene.Boolean(
+        required=True, description="Passed the official XSD and rule files at issue (always true: else not issued)."
+    )
+
+    def resolve_url(einvoice, info):
+        return info.context.build_absolute_uri(reverse("statement-einvoice", args=[einvoice.statement_id]))
+
+
 class StatementType(DjangoObjectType):
     class Meta:
         model = Statement
@@ -157,6 +182,9 @@ class StatementType(DjangoObjectType):
     due_date = graphene.Date(required=True, description="Payment due date.")
     pdf_status = graphene.Field(PdfStatusEnum, required=True, description="Whether the PDF is ready.")
     pdf_url = graphene.String(description="Download link for the PDF (same authentication); null until ready.")
+    einvoice = graphene.Field(
+        EInvoiceType, description="The statement's e-invoice; null for statements issued before e-invoices."
+    )
     lines = graphene.List(graphene.NonNull(StatementLineType), required=True, description="Line items, in order.")
     disputes = graphene.List(
         graphene.NonNull(lambda: DisputeType), required=True, description="Disputes of its lines and their outcome."
@@ -175,14 +203,23 @@ class StatementType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return visible_statements(info).prefetch_related(
-            "lines", "breakdowns", "disputes__line", "disputes__adjustment"
+        return (
+            visible_statements(info)
+            .select_related("einvoice")
+            .defer("einvoice__xml", "einvoice__report")
+            .prefetch_related("lines", "breakdowns", "disputes__line", "disputes__adjustment")
         )
 
     def resolve_pdf_url(statement, info):
         if statement.pdf_status != Statement.PdfStatus.READY:
             return None
         return info.context.build_absolute_uri(reverse("statement-pdf", args=[statement.pk]))
+
+    def resolve_einvoice(statement, info):
+        try:
+            return statement.einvoice
+        except Statement.einvoice.RelatedObjectDoesNotExist:
+            return None
 
     def resolve_lines(statement, info):
         return statement.lines.all()

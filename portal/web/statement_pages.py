@@ -33,8 +33,11 @@ def visible_statements(caller):
 
 @portal_view(billing=True)
 def statement_list(request):
-    statements = visible_statements(request.caller).annotate(
-        open_disputes=Count("disputes", filter=Q(disputes__status=Dispute.Status.OPEN))
+    statements = (
+        visible_statements(request.caller)
+        .annotate(open_disputes=Count("disputes", filter=Q(disputes__status=Dispute.Status.OPEN)))
+        .select_related("einvoice")
+        .defer("einvoice__xml", "einvoice__report")
     )
     page = Paginator(statements, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/statements/list.html", {"page": page})

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 
 from billing.audit import AuditAction, audit_write
-from billing.models import Statement, UsageRecord
+from billing.models import Statement, StatementEInvoice, UsageRecord
+from billing.offers.responses import offer_impressions_record
 from billing.offers.selectors import statement_pdf_offers
-from billing.offers.services import offer_impressions_record
 from portal.actors import actor_of_request
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken
@@ -86,6 +86,35 @@ def statement_pdf(request, caller, statement):
     response["Cache-Control"] = "private, max-age=3600"
     response["ETag"] = f'"{statement.pdf_sha256}"'
     return response
+
+
+def statement_einvoice(request, statement_id: int):
+    """The statement's e-invoice XML (CII for Factur-X/XRechnung, UBL for Peppol), as issued; audited."""
+    caller = _caller(request)
+    if caller is None:
+        return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
+    statement = _statement(caller, statement_id)
+    if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
+        raise Http404("No such statement")
+    einvoice = StatementEInvoice.objects.filter(statement=statement).first()
+    if einvoice is None:  # issued before e-invoices existed, or a statement without lines
+        raise Http404("This statement has no e-invoice")
+    with transaction.atomic():
+        audit_write(
+            organization=statement.organization,
+            action=AuditAction.STATEMENT_EINVOICE_DOWNLOADED,
+            actor=actor_of_request(request, caller),
+            target=statement.number,
+            details={"format": einvoice.format},
+        )
+    response = HttpResponse(einvoice.xml.encode("utf-8"), content_type="application/xml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{einvoice.filename}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    response["ETag"] = f'"{einvoice.sha256}"'
+    return response
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # The columns of every calls export (statement CSV and usage drill-down), before the cost column.

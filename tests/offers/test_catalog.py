@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from billing.models import Offer, OfferChangeRequest
 from billing.offers import engine
-from billing.offers.services import offer_respond, offers_compute
+from billing.offers.responses import offer_respond
+from billing.offers.services import offers_compute
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 
 

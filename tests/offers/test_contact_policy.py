@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from billing.models import OfferDecision, OfferOutcome
-from billing.offers.services import offer_impressions_record, offer_respond, offers_compute
+from billing.offers.responses import offer_impressions_record, offer_respond
+from billing.offers.services import offers_compute
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 
 

@@ -10,8 +10,9 @@ from django.core.management import call_command
 
 from billing.models import OfferAcceptance, OfferDecision, OfferOutcome
 from billing.offers import learning
+from billing.offers.responses import offer_impressions_record, offer_respond
 from billing.offers.selectors import offers_for
-from billing.offers.services import offer_impressions_record, offer_respond, offers_compute
+from billing.offers.services import offers_compute
 from billing.offers.simulation import simulate
 from billing.usage.scope import Scope
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods

@@ -6,7 +6,8 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import OfferDecision, OfferOutcome, OfferRun, Organization
 from billing.offers import services
-from billing.offers.services import offer_impressions_record, offers_compute
+from billing.offers.responses import offer_impressions_record
+from billing.offers.services import offers_compute
 from portal.account import consent_set
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 

@@ -16,8 +16,9 @@ from pypdf import PdfReader
 
 from billing.formatting import Formatter
 from billing.models import Offer, OfferImpression, OfferRecommendation, OfferResponse, OfferRun, Statement
+from billing.offers.responses import offer_impressions_record, offer_respond
 from billing.offers.selectors import offer_report
-from billing.offers.services import offer_impressions_record, offer_respond, offers_compute
+from billing.offers.services import offers_compute
 from billing.periods import billing_period
 from billing.statements import tasks
 from billing.statements.pdf import render_pdf, statement_html, statement_render
@@ -69,7 +70,8 @@ def test_statements_issued_before_offers_render_byte_for_byte_as_before(make, ca
     org = consultancy(make, catalog)
     statements = issue_periods(org)
     old = statements[-1]
-    before = render_pdf(statement_html(old))  # what the renderer produced before offers existed
+    # What the renderer produced before offers existed (with the e-invoice the statement was issued with).
+    before = render_pdf(statement_html(old), einvoice=old.einvoice)
     OfferRun.objects.filter(statement__in=statements).delete()
     # Migration 0009 freezes every statement issued so far with no offers.
     importlib.import_module("billing.migrations.0009_offers_freeze_issued_statements").freeze_existing(apps, None)

@@ -41,7 +41,7 @@ def test_pdf_text_carries_the_statement_totals_and_renders_identically(billed_or
     ):
         assert words in text, words
     assert "Total due" not in text and "Calls:" not in text
-    again = render_pdf(statement_html(st))
+    again = render_pdf(statement_html(st), einvoice=st.einvoice)  # the PDF carries the statement's e-invoice
     assert again == path.read_bytes(), "an issued statement must re-render identically"
 
 

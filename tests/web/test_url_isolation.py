@@ -45,6 +45,7 @@ ROUTES = {
     "statement": Route("statement", Statement, ("GET", "POST"), {"reason": "Not our call"}),
     "statement-pdf": Route("statement", Statement, ("GET",)),
     "statement-calls-csv": Route("statement", Statement, ("GET",)),
+    "statement-einvoice": Route("statement", Statement, ("GET",)),
     "settings-member": Route("member", Membership, ("GET", "POST"), {"role": "analyst"}),
     "settings-member-remove": Route("member", Membership, ("POST",)),
     "settings-token-revoke": Route("token", ApiToken, ("POST",)),
