@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing.statements.charts import hbar_chart
+from billing.usage.comparison import usage_comparison
 from billing.usage.selectors import (
-    Dimension,
     Metric,
     SummaryRow,
     Totals,
@@ -28,7 +28,6 @@ from billing.usage.selectors import (
     UsageSummary,
     record_cursor,
     usage_records,
-    usage_summary,
 )
 from portal.account import saved_view_remove, saved_view_save
 from portal.models import SavedView
@@ -43,7 +42,6 @@ from portal.web.usage_forms import (
     UsageQueryForm,
 )
 
-TIME_DIMENSIONS = {Dimension.DAY, Dimension.WEEK, Dimension.MONTH}
 CHART_ROWS = 25
 # Selector error fields -> form fields, so a bad URL shows the message next to the right input.
 ERROR_FIELDS = {
@@ -94,14 +92,6 @@ def drill_down_params(params: QueryDict, row: SummaryRow) -> str | None:
     return q.urlencode()
 
 
-def _change(current, previous):
-    if previous is None:
-        return None, None
-    delta = Decimal(current) - Decimal(previous)
-    pct = (delta * 100 / Decimal(previous)).quantize(Decimal("0.1"), ROUND_HALF_UP) if previous else None
-    return delta, pct
-
-
 @dataclass
 class TableRow:
     keys: list
@@ -135,8 +125,9 @@ class Explored:
 
 
 def explore(scope, query: UsageQuery, params: QueryDict) -> Explored:
-    """The explorer table: the groups (top N + others), each compared with the previous period."""
-    summary = usage_summary(
+    """The explorer table: the groups (top N + others), each compared with the previous period
+    (``billing.usage.comparison``), with the drill-down link of each group."""
+    compared = usage_comparison(
         scope=scope,
         period=query.period,
         group_by=query.group_by,
@@ -145,36 +136,28 @@ def explore(scope, query: UsageQuery, params: QueryDict) -> Explored:
         descending=query.descending,
         first=query.top,
     )
-    metric = query.sort or Metric.COST
-    # Calendar keys (a day, a week) never recur in the previous period: compare only the totals then.
-    by_group = not (set(query.group_by) & TIME_DIMENSIONS)
-    previous = usage_summary(
-        scope=scope,
-        period=query.period.previous(),
-        group_by=query.group_by if by_group else [],
-        filters=query.filters,
-        order_by=None,
+    rows = [
+        TableRow(
+            c.row.keys,
+            c.row.totals,
+            c.previous,
+            c.delta,
+            c.pct,
+            drill_down_params(params, c.row),
+            c.row.is_others,
+            compared.metric,
+        )
+        for c in compared.rows
+    ]
+    return Explored(
+        query,
+        compared.summary,
+        compared.metric,
+        rows,
+        compared.previous_totals,
+        compared.total_delta,
+        compared.total_pct,
     )
-    previous_by_key = {tuple(k.value for k in r.keys): r.totals for r in previous.rows} if by_group else {}
-    rows = []
-    shown_previous = Totals()
-    for row in summary.rows:
-        prev = None
-        if by_group and not row.is_others:
-            prev = previous_by_key.get(tuple(k.value for k in row.keys), Totals())
-            shown_previous.add(prev)
-        elif by_group and row.is_others:
-            prev = Totals()
-            for totals in previous_by_key.values():
-                prev.add(totals)
-            for name in ("records", "calls", "messages", "data_sessions", "duration", "billable", "data_bytes", "cost"):
-                setattr(prev, name, getattr(prev, name) - getattr(shown_previous, name))
-        delta, pct = _change(row.totals.metric(metric), prev.metric(metric)) if prev is not None else (None, None)
-        link = drill_down_params(params, row)
-        rows.append(TableRow(row.keys, row.totals, prev, delta, pct, link, row.is_others, metric))
-    previous_totals = previous.totals
-    total_delta, total_pct = _change(summary.totals.metric(metric), previous_totals.metric(metric))
-    return Explored(query, summary, metric, rows, previous_totals, total_delta, total_pct)
 
 
 def row_label(row: TableRow) -> str:
