@@ -24,10 +24,10 @@ NOW = datetime(2026, 11, 3, tzinfo=UTC)
 
 
 def _as(role: str):
-    params = connection.settings_dict
-    conn = psycopg2.connect(
-        dbname=params["NAME"], user=role, host=params.get("HOST") or None, port=params.get("PORT") or None
-    )
+    """A connection to the test database as ``role``, on the very server Django uses (the embedded one's
+    socket, or DATABASE_URL's host and port)."""
+    params = {k: v for k, v in connection.get_connection_params().items() if k not in ("user", "password")}
+    conn = psycopg2.connect(**params, user=role)
     conn.autocommit = False
     return conn
 

@@ -15,9 +15,10 @@ def test_admin_requests_an_offer_from_the_statement_page(page, sign_in, make, ca
     sign_in("buyer")
     page.goto(f"/statements/{statement.pk}/")
     offer = page.locator(f"#offer-{top.pk}")
-    assert "save about" in offer.inner_text()
-    offer.get_by_label("Comment (optional)").fill("Please switch from next month")
-    offer.get_by_role("button", name="Request this offer").click()
+    # The consultancy is Dutch: its statement page and offers panel speak Dutch.
+    assert "had u" in offer.inner_text() and "excl. btw" in offer.inner_text()
+    offer.get_by_label("Opmerking (optioneel)").fill("Please switch from next month")
+    offer.get_by_role("button", name="Deze aanbieding aanvragen").click()
     page.wait_for_load_state()
     answer = OfferResponse.objects.get(recommendation=top)
     assert (answer.decision, answer.reason) == ("accepted", "Please switch from next month")
