@@ -1,6 +1,6 @@
 import os
 
-# Tests run Celery against an in-memory broker unless a test asks for a real one (see test_celery.py).
+# Tests run Celery against an in-memory broker unless a test asks for a real one (see tests/portal/test_celery.py).
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 import pytest  # noqa: E402

@@ -14,9 +14,9 @@ import pytest
 
 from billing.models import Organization, Statement, UsageRecord
 from devtools.demo.seed import demo_accounts
-from tests.test_celery import database_url
+from tests.services import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every figure of issue 7, with the target it is shown against ("" for context and baselines).
 FIGURES = {

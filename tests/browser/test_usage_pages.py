@@ -3,7 +3,7 @@
 import re
 
 from tests import factories
-from tests.usage_pages_data import firm
+from tests.web.usage_pages_data import firm
 
 
 def test_analyst_explores_drills_down_and_exports(page, sign_in, transactional_db):

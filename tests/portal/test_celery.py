@@ -4,21 +4,18 @@ processes on the demo's filesystem broker and on Redis (where one listens on 127
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import connection
 
 from billing.models import Statement
 from billing.statements import tasks
 from portal.celery import app
-from tests.services import needs_redis
+from tests.services import database_url, needs_redis, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -26,23 +23,6 @@ def closed_org(transactional_db, make):
     org = make.organization(billing_day=1)
     make.line_plan(make.line(org), make.plan(monthly_fee="12.50"), valid_from=date(2026, 1, 1))
     return org
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    host = s["HOST"] or s.get("OPTIONS", {}).get("host") or "localhost"
-    if host.startswith("/"):  # unix socket folder (the embedded server)
-        return f"postgres://{quote(s['USER'] or '')}@{quote(host, safe='')}/{s['NAME']}"
-    return f"postgres://{quote(s['USER'] or '')}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def wait_for(predicate, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def test_in_process_worker_on_the_memory_broker(closed_org, settings, tmp_path):

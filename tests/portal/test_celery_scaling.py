@@ -10,10 +10,9 @@ import pytest
 
 from billing.models import Statement
 from portal.workers import celery_worker_argv
-from tests.services import needs_redis
-from tests.test_celery import database_url, wait_for
+from tests.services import database_url, needs_redis, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/13"
 
 

@@ -17,7 +17,7 @@ from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Period, read_alias, usage_records, usage_summary
 from tests.usage.test_selectors import generate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_setting_adds_a_read_only_replica_with_the_router():

@@ -12,7 +12,7 @@ import pytest
 
 from tests.services import needs_postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = secrets.token_urlsafe(64)
 
 

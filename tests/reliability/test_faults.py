@@ -23,7 +23,7 @@ from tests.reliability.procs import (
     tail,
     wait_until,
 )
-from tests.test_celery import database_url
+from tests.services import database_url
 
 ORGANIZATIONS = 12
 OUTAGE_SECONDS = 5

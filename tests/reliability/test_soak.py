@@ -10,7 +10,7 @@ import json
 import pytest
 
 from devtools.benchmark.soak import MAX_PROCESS_MIB, memory_verdict
-from tests.test_benchmark import run_quick
+from tests.benchmark.test_benchmark import run_quick
 
 KINDS = {
     "sign-in (form, CSRF)",

@@ -13,7 +13,7 @@ import pytest
 from billing.models import Statement, StatementNumberSequence
 from billing.periods import billing_period
 from billing.statements.services import statement_issue
-from tests.test_celery import ROOT, database_url, wait_for
+from tests.services import ROOT, database_url, wait_for
 
 # Runs in a separate process: issue the statement but stop, for good, right before the transaction
 # commits (the statement row, its lines and its number are written by then).

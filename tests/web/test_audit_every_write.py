@@ -48,7 +48,7 @@ NO_WRITE = {
     "statement-pdf": "a download: audited as a read (statement.pdf_downloaded), tests/api/test_statements_api.py",
     "statement-calls-csv": "a download: audited as a read (statement.calls_exported)",
     "statement-einvoice": "a download: audited as a read (statement.einvoice_downloaded), tests/einvoice",
-    "usage-export": "a download: audited as a read (export.usage_summary), tests/test_usage_pages.py",
+    "usage-export": "a download: audited as a read (export.usage_summary), tests/web/test_usage_pages.py",
     "usage-records-export": "a download or a queued export job: audited (export.usage_records[_queued])",
     "export-job": "a page",
     "export-status": "a progress poll",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(p for p in (ROOT / "portal").rglob("templates/**/*.html")) + sorted(
     p for p in (ROOT / "billing").rglob("templates/**/*.html") if "/statements/" not in str(p)
 )

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from portal.models import AuditLog, ExportJob, SavedView
 from portal.tasks import export_usage_records
 from tests import factories
-from tests.usage_pages_data import Call, firm, sign_in_as, write_calls
+from tests.web.usage_pages_data import Call, firm, sign_in_as, write_calls
 
 
 @pytest.fixture
