@@ -21,6 +21,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from billing.formatting import Formatter
 from billing.models import Statement, StatementEInvoice
+from billing.statements import hooks
 from billing.statements.builder import unit_label
 from billing.statements.charts import bar_chart
 from billing.statements.payments import grouped, payment_reference
@@ -285,19 +286,9 @@ def statement_pdf_path(statement: Statement) -> Path:
 
 
 def statement_pdf_offers(statement: Statement) -> list[dict]:
-    """The offer block of a statement's PDF, frozen with the statement.
-
-    Why not a v2 template: the v1 template already carries an ``{% if offers %}`` block that renders
-    nothing without offers, and what an issued statement shows must depend only on data frozen with it.
-    So the offers are frozen per statement (an OfferRun tied to it, computed once, never recomputed):
-    statements issued before offers existed were frozen with no offers by migration 0009 and re-render
-    byte for byte; newer ones show exactly the offers frozen for them, on every re-render.
-    """
-    from billing.offers.selectors import statement_pdf_offers as frozen
-    from billing.offers.services import statement_offers_freeze
-
-    statement_offers_freeze(statement=statement)  # no-op when already frozen
-    return frozen(statement=statement)
+    """The offer block of a statement's PDF: the offers frozen with the statement (billing/statement_offers.py
+    says why frozen), through the hook offers register into, so this package does not import them."""
+    return hooks.statement_pdf_offers(statement)
 
 
 def statement_render(*, statement: Statement) -> Path:

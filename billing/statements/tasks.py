@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from billing.contacts import billing_recipients
 from billing.models import Organization, Statement
-from billing.offers.tasks import compute_statement_offers
 from billing.periods import last_closed_period, period_containing
 from billing.rating.store import usage_rate_open_period
 from billing.retries import backoff_countdown, database_retry_countdown
+from billing.statements.hooks import statement_after_issue
 from billing.statements.pdf import statement_render
 from billing.statements.services import BillingError, statement_issue_catching_up
 
@@ -61,11 +61,11 @@ def _issue_statement(organization_id: int, period_start: str) -> int:
 
 
 def statement_queue_follow_ups(statement: Statement) -> None:
-    """After the issuing transaction commits: compute the statement's offers and render its PDF.
+    """After the issuing transaction commits: what the hooks queue (the statement's offers), then its PDF.
 
-    Offers first: the PDF renders with the offers frozen for the statement. Should the render run
+    The hooks first: the PDF renders with the offers frozen for the statement. Should the render run
     first, it freezes them itself (statement_render); either way they are computed once."""
-    transaction.on_commit(lambda pk=statement.pk: compute_statement_offers.delay(pk))
+    statement_after_issue(statement)
     if statement.pdf_status != Statement.PdfStatus.READY:
         transaction.on_commit(lambda pk=statement.pk: render_statement_pdf.delay(pk))
 

@@ -4,6 +4,8 @@
   ``devtools`` (development tooling is not in the product).
 - No import cycle between modules of ``billing/`` or of ``portal/``, except the ones listed in
   ``KNOWN_CYCLES`` (a debt being paid off: shrink the list, never grow it; a new cycle fails).
+- The packages in ``INDEPENDENT`` never reach each other, directly or through other modules: what joins
+  them lives above both.
 - No file outside migrations is over 400 lines unless its first line is a comment saying why.
 
 Every import counts, including the ones inside functions: a lazy import hides a cycle from Python, not
@@ -13,6 +15,7 @@ from the next person reading the code.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,12 +126,45 @@ def package_graph(graph: dict[str, set[str]], package: str) -> dict[str, set[str
     return {n: {t for t in graph[n] if t in inside} for n in inside}
 
 
+def inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def import_path(graph: dict[str, set[str]], source: str, target: str) -> list[str]:
+    """The shortest chain of imports from a module of package ``source`` to one of ``target`` ([] if none)."""
+    came_from = {name: None for name in graph if inside(name, source)}
+    queue = deque(came_from)
+    while queue:
+        name = queue.popleft()
+        if inside(name, target):
+            chain = []
+            while name is not None:
+                chain.append(name)
+                name = came_from[name]
+            return chain[::-1]
+        for imported in sorted(graph.get(name, ())):
+            if imported not in came_from:
+                came_from[imported] = name
+                queue.append(imported)
+    return []
+
+
+# Pairs of domain packages that neither imports the other, not even through a third module. Statements and
+# offers both price with billing.rating; the offers a statement's PDF shows and the offer computation that
+# issuing queues are plugged in from above (billing/statement_offers.py, into billing/statements/hooks.py).
+INDEPENDENT = [("billing.statements", "billing.offers")]
+
+
 def test_the_graph_is_computed_from_the_code():
     graph = import_graph()
     assert "billing.rating.engine" in graph["billing.offers.engine"]
     assert "billing.audit" in graph["billing.statements.disputes"]
     assert "billing.models.audit" in graph["billing.audit"]
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset("abc")]
+    assert "billing.statements.hooks" in graph["billing.statement_offers"]
+    assert "billing.offers.tasks" in graph["billing.statement_offers"]
+    chain = {"s.pdf": {"x"}, "x": {"o.sel"}, "o.sel": set(), "s": set(), "o": set()}
+    assert import_path(chain, "s", "o") == ["s.pdf", "x", "o.sel"] and import_path(chain, "o", "s") == []
 
 
 def test_the_domain_never_imports_the_edge_or_the_tooling():
@@ -150,6 +186,17 @@ def test_no_new_import_cycles_in_billing_or_portal():
     assert not new, f"new import cycles (break them; see KNOWN_CYCLES for the ones being paid off): {new}"
     stale = [sorted(known) for known in KNOWN_CYCLES if known not in cycles]
     assert not stale, f"KNOWN_CYCLES lists cycles that shrank or are gone, update them to what remains: {stale}"
+
+
+def test_independent_packages_never_reach_each_other():
+    graph = import_graph()
+    wrong = [
+        " -> ".join(chain)
+        for first, second in INDEPENDENT
+        for source, target in ((first, second), (second, first))
+        if (chain := import_path(graph, source, target))
+    ]
+    assert not wrong, "imports between packages that must stay independent:\n" + "\n".join(wrong)
 
 
 # Long files whose first line does not say why yet, and who is on it (remove an entry when it is done).

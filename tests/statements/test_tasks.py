@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from billing.models import Statement
+from billing.offers import tasks as offer_tasks
 from billing.statements import tasks
 from tests import factories
 
@@ -85,7 +86,7 @@ def test_run_billing_all_closed_issues_history_once_and_queues_pdfs(
     monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 12, 10, 9, tzinfo=UTC))
     queued, offers = [], []
     monkeypatch.setattr(tasks.render_statement_pdf, "delay", queued.append)
-    monkeypatch.setattr(tasks.compute_statement_offers, "delay", offers.append)
+    monkeypatch.setattr(offer_tasks.compute_statement_offers, "delay", offers.append)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             call_command("run_billing", "--all-closed", "--no-pdf", stdout=StringIO())
@@ -130,7 +131,7 @@ def test_a_caught_up_statement_gets_its_offers_and_pdf_queued_like_any_other(
     august = statement_issue(organization=billed_org, period=billing_period(billed_org, 2026, 8), now=now)
     queued = []
     monkeypatch.setattr(tasks.render_statement_pdf, "delay", lambda pk: queued.append(("pdf", pk)))
-    monkeypatch.setattr(tasks.compute_statement_offers, "delay", lambda pk: queued.append(("offers", pk)))
+    monkeypatch.setattr(offer_tasks.compute_statement_offers, "delay", lambda pk: queued.append(("offers", pk)))
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
