@@ -18,9 +18,10 @@ from billing.models import (
     OfferResponse,
     OfferRun,
 )
+from billing.offers.reports import campaign_results, offer_report
 from billing.offers.responses import offer_change_request_close
-from billing.offers.selectors import campaign_results, offer_report, uplift_report
 from billing.offers.services import offers_compute
+from billing.offers.uplift import uplift_report
 
 
 @admin.action(description="Compute offers now (a new run over the last closed periods)")

@@ -22,7 +22,23 @@ from billing.models import (
     OfferResponse,
     Organization,
 )
-from billing.offers.services import OfferError, setting
+from billing.offers.policy import setting
+
+
+class OfferError(Exception):
+    """A refused answer; ``code`` is stable (the API's error codes)."""
+
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_ANSWERED = "ALREADY_ANSWERED"
+    OFFER_EXPIRED = "OFFER_EXPIRED"
+    BAD_DECISION = "BAD_DECISION"
+    REASON_TOO_LONG = "REASON_TOO_LONG"
+    ALREADY_REQUESTED = "ALREADY_REQUESTED"
+
+    def __init__(self, message: str, code: str, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 def offer_impressions_record(

@@ -8,9 +8,8 @@ import graphene
 
 from billing.models import OfferRecommendation
 from billing.offers.privacy import PRIVACY_TEXT
-from billing.offers.responses import offer_impressions_record, offer_respond
+from billing.offers.responses import OfferError, offer_impressions_record, offer_respond
 from billing.offers.selectors import offers_for, view_of
-from billing.offers.services import OfferError
 from portal.actors import actor_of_request
 from portal.api.core.nodes import decode_id, encode_id
 from portal.api.permissions import Permission, require

@@ -12,9 +12,8 @@ from django.views.decorators.http import require_POST
 
 from billing.models import OfferRecommendation
 from billing.offers.privacy import PRIVACY_TEXT, PRIVACY_TITLE
-from billing.offers.responses import offer_impressions_record, offer_respond
+from billing.offers.responses import OfferError, offer_impressions_record, offer_respond
 from billing.offers.selectors import offers_for
-from billing.offers.services import OfferError
 from portal.actors import actor_of_request
 from portal.models import Membership
 from portal.scopes import BILLING_ROLES, scope_for

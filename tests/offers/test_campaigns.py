@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 
 from billing.models import OfferCampaign
+from billing.offers.reports import campaign_results
 from billing.offers.responses import offer_impressions_record, offer_respond
-from billing.offers.selectors import campaign_results
 from billing.offers.services import offers_compute
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 

@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 
 from billing.formatting import Formatter
 from billing.models import AuditLog, OfferChangeRequest, OfferRecommendation
-from billing.offers.responses import offer_respond
-from billing.offers.services import OfferError, offers_compute
+from billing.offers.responses import OfferError, offer_respond
+from billing.offers.services import offers_compute
 from billing.periods import billing_period
 from billing.statements.services import statement_issue
 from tests.offers.conftest import ISSUED_AT, charges, consultancy, issue_periods, reissued_totals

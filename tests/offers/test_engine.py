@@ -9,8 +9,9 @@ import pytest
 from django.db.models import Sum
 
 from billing.models import Offer, OfferRecommendation, OfferRun, UsageRecord
-from billing.offers import engine, services
-from billing.offers.services import in_holdout, offers_compute
+from billing.offers import candidates, engine
+from billing.offers.policy import in_holdout
+from billing.offers.services import offers_compute
 from billing.periods import billing_period
 from billing.rating.pipeline import period_usage_load, period_usage_rate, plan_terms
 from tests.offers.conftest import ISSUED_AT, charges, consultancy, issue_periods, reissued_with
@@ -123,7 +124,7 @@ def test_consent_off_builds_no_profile_and_shows_only_generic_offers(make, catal
     def must_not_read_usage(**kwargs):
         raise AssertionError("usage read without consent")
 
-    monkeypatch.setattr(services, "period_usage_load", must_not_read_usage)
+    monkeypatch.setattr(candidates, "period_usage_load", must_not_read_usage)
     outbound = UsageRecord.objects.filter(organization=org, direction="outbound", answered=True, usage_type="voice")
     eu_minutes = D(outbound.filter(zone="EU").aggregate(s=Sum("billable_seconds"))["s"] or 0) / 60
     all_seconds = outbound.aggregate(s=Sum("billable_seconds"))["s"]

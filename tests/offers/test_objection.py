@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import OfferDecision, OfferOutcome, OfferRun, Organization
-from billing.offers import services
+from billing.offers import candidates
 from billing.offers.responses import offer_impressions_record
 from billing.offers.services import offers_compute
 from portal.account import consent_set
@@ -35,7 +35,7 @@ def test_withdrawing_consent_deletes_profiles_and_scores_and_no_usage_is_read_af
     def no_usage(**kwargs):
         raise AssertionError("usage read after the objection")
 
-    monkeypatch.setattr(services, "period_usage_load", no_usage)
+    monkeypatch.setattr(candidates, "period_usage_load", no_usage)
     with CaptureQueriesContext(connection) as queries:
         after = offers_compute(organization=stale, now=ISSUED_AT)  # the stale object still says "consent"
     assert not after.personalized and not after.consent and after.profile == {}

@@ -88,7 +88,7 @@ def test_backtest_reports_precision_and_recall_on_history(make):
 
     from django.core.management import call_command
 
-    from billing.offers.selectors import retention_risk_backtest
+    from billing.offers.reports import retention_risk_backtest
 
     months = [date(2026, m, 1) for m in range(1, 6)]
     falling = make.organization(account_number="A1", personalization_consent=True)

@@ -16,8 +16,8 @@ from pypdf import PdfReader
 
 from billing.formatting import Formatter
 from billing.models import Offer, OfferImpression, OfferRecommendation, OfferResponse, OfferRun, Statement
+from billing.offers.reports import offer_report
 from billing.offers.responses import offer_impressions_record, offer_respond
-from billing.offers.selectors import offer_report
 from billing.offers.services import offers_compute
 from billing.periods import billing_period
 from billing.statements import tasks

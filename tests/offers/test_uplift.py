@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 from billing.models import OfferRecommendation, OfferRun, Statement
-from billing.offers.selectors import uplift_report
+from billing.offers.uplift import uplift_report
 
 AT = datetime(2026, 11, 6, 9, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.offers.learning import POLICIES, ips_evaluate
-from billing.offers.selectors import decision_log
+from billing.offers.reports import decision_log
 
 
 class Command(BaseCommand):

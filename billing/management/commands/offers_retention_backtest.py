@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from billing.offers.engine import RISK_HIGH
-from billing.offers.selectors import retention_risk_backtest
+from billing.offers.reports import retention_risk_backtest
 
 
 class Command(BaseCommand):
