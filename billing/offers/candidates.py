@@ -12,6 +12,7 @@ from django.utils import translation
 from billing.formatting import Formatter
 from billing.models import Dispute, Offer, OfferRecommendation
 from billing.offers import engine
+from billing.offers.profile import RISK_HIGH, profile_build, retention_risk
 from billing.rating.pipeline import period_usage_load, period_usage_rate, plan_terms
 
 
@@ -45,7 +46,7 @@ def personalized_candidates(organization, run, periods, billed_facts, lines, acc
     # Only here, with consent, is usage read. Labels are not needed: any language will do.
     loaded = [period_usage_load(organization=organization, period=p) for p in periods]
     current = [period_usage_rate(period) for period in loaded]
-    profile = engine.profile_build(currency=organization.currency, periods=loaded, rated=current, lines=lines)
+    profile = profile_build(currency=organization.currency, periods=loaded, rated=current, lines=lines)
     names = {
         "location": dict(organization.locations.values_list("id", "name")),
         "person": dict(organization.persons.values_list("id", "name")),
@@ -61,9 +62,9 @@ def personalized_candidates(organization, run, periods, billed_facts, lines, acc
         statement__period_start__gte=profile.period_start,
         statement__period_start__lte=profile.period_end,
     ).count()
-    risk = engine.retention_risk(profile, disputes)
+    risk = retention_risk(profile, disputes)
     run.profile["retention_risk"] = risk.as_json()
-    if risk.score >= engine.RISK_HIGH and not signal:
+    if risk.score >= RISK_HIGH and not signal:
         # The risk score (disputes included) makes retention offers eligible too, and says why.
         signal, signal_reasons = True, [why for _points, why in risk.reasons]
     fmt = Formatter(organization)

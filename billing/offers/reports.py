@@ -24,8 +24,8 @@ from billing.models import (
     Organization,
     UsageMonthly,
 )
-from billing.offers.engine import RISK_HIGH, Profile, retention_risk
 from billing.offers.learning import LoggedDecision
+from billing.offers.profile import RISK_HIGH, Profile, retention_risk
 from billing.periods import add_months
 
 # --- Staff report ---------------------------------------------------------------------------------

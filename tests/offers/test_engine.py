@@ -11,6 +11,7 @@ from django.db.models import Sum
 from billing.models import Offer, OfferRecommendation, OfferRun, UsageRecord
 from billing.offers import candidates, engine
 from billing.offers.policy import in_holdout
+from billing.offers.profile import profile_build
 from billing.offers.services import offers_compute
 from billing.periods import billing_period
 from billing.rating.pipeline import period_usage_load, period_usage_rate, plan_terms
@@ -55,7 +56,7 @@ def test_profile_counts_minutes_lines_and_trend(meridian):
     loaded = [period_usage_load(organization=meridian, period=p) for p in periods]
     rated = [period_usage_rate(x) for x in loaded]
     lines = [(ln.id, ln.activated_on, ln.deactivated_on) for ln in meridian.lines.all()]
-    profile = engine.profile_build(currency="EUR", periods=loaded, rated=rated, lines=lines)
+    profile = profile_build(currency="EUR", periods=loaded, rated=rated, lines=lines)
     for period, minutes in zip(periods, profile.minutes_by_month, strict=True):
         seconds = UsageRecord.objects.filter(
             organization=meridian,

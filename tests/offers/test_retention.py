@@ -4,13 +4,13 @@ staff with its reasons, and used to make retention offers eligible."""
 from datetime import date
 from decimal import Decimal as D
 
-from billing.offers import engine
+from billing.offers import profile
 from billing.offers.services import offers_compute
 from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
 
 
 def _profile(minutes, *, active=10, added=0, removed=0):
-    return engine.Profile(
+    return profile.Profile(
         months=len(minutes),
         period_start=date(2026, 8, 1),
         period_end=date(2026, 10, 31),
@@ -28,18 +28,18 @@ def _profile(minutes, *, active=10, added=0, removed=0):
 
 
 def test_risk_points_and_reasons():
-    steady = engine.retention_risk(_profile([1000, 1010, 990]), disputes=0)
+    steady = profile.retention_risk(_profile([1000, 1010, 990]), disputes=0)
     assert (steady.score, steady.level, steady.reasons) == (1, "low", [(1, steady.reasons[0][1])])
-    falling = engine.retention_risk(_profile([1000, 800, 700], active=8, removed=2), disputes=1)
+    falling = profile.retention_risk(_profile([1000, 800, 700], active=8, removed=2), disputes=1)
     assert falling.reasons == [
         (30, "call minutes fell by 30.0 % from the first to the last month"),
         (20, "2 of 10 lines switched off (net of lines added)"),
         (10, "1 statement line(s) disputed"),
     ]
     assert (falling.score, falling.level) == (60, "high")
-    capped = engine.retention_risk(_profile([1000, 10, 1], active=0, removed=5), disputes=9)
+    capped = profile.retention_risk(_profile([1000, 10, 1], active=0, removed=5), disputes=9)
     assert capped.score == 100 and [p for p, _ in capped.reasons] == [50, 30, 20]
-    replaced = engine.retention_risk(_profile([1000, 1000, 1000], added=2, removed=2), disputes=0)
+    replaced = profile.retention_risk(_profile([1000, 1000, 1000], added=2, removed=2), disputes=0)
     assert replaced.score == 0 and replaced.reasons == []
 
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from billing.offers.engine import RISK_HIGH
+from billing.offers.profile import RISK_HIGH
 from billing.offers.reports import retention_risk_backtest
 
 
