@@ -1,6 +1,6 @@
-# Over 400 lines: the reading order of dialled digits and the prefix rules of each country are one algorithm, kept together.
 """Phone numbers: reading dialled digits by a dial plan, normalizing to E.164, classifying destinations,
-masking for display. The reading order is the README's "How dialled numbers are read".
+masking for display. The reading order is the README's "How dialled numbers are read"; the dial plan
+read by, with each country's prefixes, is ``billing.dialplan``.
 
 Classification is by number prefix with Google's libphonenumber metadata (the ``phonenumbers``
 package): country, number type (toll-free, premium, mobile, fixed) and, for fixed numbers in the
@@ -17,6 +17,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
+from billing.dialplan import LOCAL_NUMBER_LENGTHS, DialPlan, Rules, plan_for, rules_of
 from billing.models.choices import Category
 
 # International zones used by plans and offers. Countries not listed are "ROW" (rest of world).
@@ -58,7 +59,6 @@ EU_COUNTRIES = set(
 )
 NORTH_AMERICA = {"US", "CA", "PR"}
 APAC = set(["AU", "NZ", "JP", "KR", "CN", "HK", "SG", "TW", "IN", "ID", "MY", "PH", "TH", "VN"])
-INTERNAL_MAX_DIGITS = 6  # PBX extensions: short numbers without a prefix
 
 
 def zone_for_country(country: str) -> str:
@@ -69,93 +69,6 @@ def zone_for_country(country: str) -> str:
     if country in APAC:
         return "APAC"
     return "ROW"
-
-
-@dataclass(frozen=True, slots=True)
-class DialPlan:
-    """How a phone system's users dial: read before any number of that system is interpreted.
-
-    ``None`` for a prefix means "the country's own" (libphonenumber's metadata: ``00`` in Europe,
-    ``011`` in North America; national prefix ``0`` in DE/GB/NL/FR, ``1`` in the US); ``""`` means none.
-    """
-
-    country: str  # ISO 3166 alpha-2 of the PBX's users (numbers without a prefix are read there)
-    outside_prefix: str = ""  # the digit(s) dialled for an outside line ("0", "9"), stripped first when present
-    international_prefix: str | None = None
-    national_prefix: str | None = None
-    extension_lengths: tuple[int, ...] = ()  # lengths of internal extensions; () = up to INTERNAL_MAX_DIGITS
-
-    def for_inbound(self) -> DialPlan:
-        """This plan for numbers that came in from outside (an inbound call's caller id, a DID).
-
-        Nobody dialled the outside-line prefix in front of those, so it must not be stripped: with an
-        outside prefix ``0`` in Germany, an outbound ``030901820`` is ``0`` + the local ``30901820``, but an
-        inbound caller id ``030901820`` is the national number +49 30 901820.
-        """
-        return replace(self, outside_prefix="") if self.outside_prefix else self
-
-
-def _plan(dialplan: DialPlan | None, region: str) -> DialPlan:
-    """The plan to read by: the source's, in the organization's country when it names none."""
-    if dialplan is None:
-        return default_dialplan(region)
-    return dialplan if dialplan.country else replace(dialplan, country=region)
-
-
-@lru_cache(maxsize=256)
-def default_dialplan(region: str) -> DialPlan:
-    """The plan of a source that declared none: the country's own prefixes, no outside-line prefix, and
-    every number of up to ``INTERNAL_MAX_DIGITS`` digits an extension (as before dial plans existed)."""
-    return DialPlan(country=region)
-
-
-# Countries that have a national prefix but a closed numbering plan: the full national number is always
-# dialled, so digits without an area code are never a local number there.
-CLOSED_NUMBERING = {"FR", "BE", "CH"}
-# A subscriber number dialled without its area code (3 digits in small German towns, 7 in North America,
-# 8 in London, Berlin or Paris). Longer digit strings are read as full numbers only.
-LOCAL_NUMBER_LENGTHS = range(3, 9)
-
-
-@dataclass(frozen=True, slots=True)
-class _Rules:
-    """A DialPlan with the country's defaults filled in."""
-
-    country: str
-    country_code: int  # 0 when the country is unknown: only "+" numbers and extensions can be read
-    outside: str
-    international: re.Pattern | None
-    national: str
-    national_without_prefix: bool  # NANP's 10 digits, or a country that has no national prefix
-    local: bool
-    extension_lengths: frozenset[int]
-
-
-@lru_cache(maxsize=1024)
-def _rules(plan: DialPlan) -> _Rules:
-    country = (plan.country or "").upper()
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(country) if country else None
-    if plan.international_prefix is not None:
-        international = re.compile(re.escape(plan.international_prefix)) if plan.international_prefix else None
-    elif metadata is not None and metadata.international_prefix:
-        international = re.compile(f"(?:{metadata.international_prefix})")
-    else:
-        international = None
-    if plan.national_prefix is not None:
-        national = plan.national_prefix
-    else:
-        national = (metadata.national_prefix or "") if metadata is not None else ""
-    country_code = metadata.country_code if metadata is not None else 0
-    return _Rules(
-        country=country,
-        country_code=country_code,
-        outside=plan.outside_prefix or "",
-        international=international,
-        national=national,
-        national_without_prefix=country_code != 0 and (national == "" or country_code == 1),
-        local=country_code != 0 and national != "" and country not in CLOSED_NUMBERING,
-        extension_lengths=frozenset(plan.extension_lengths or range(1, INTERNAL_MAX_DIGITS + 1)),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +133,7 @@ def _valid(digits: str) -> str | None:
     return e164 if e164 == "+" + digits else None
 
 
-def _local(digits: str, rules: _Rules, own_area: tuple[int, str] | None) -> str | None:
+def _local(digits: str, rules: Rules, own_area: tuple[int, str] | None) -> str | None:
     """A subscriber number dialled without the area code, in the area of the caller's own line."""
     if not rules.local or own_area is None or own_area[0] != rules.country_code:
         return None
@@ -229,7 +142,7 @@ def _local(digits: str, rules: _Rules, own_area: tuple[int, str] | None) -> str 
     return _valid(f"{rules.country_code}{own_area[1]}{digits}")
 
 
-def _full_number(digits: str, rules: _Rules, own_area: tuple[int, str] | None) -> str | None:
+def _full_number(digits: str, rules: Rules, own_area: tuple[int, str] | None) -> str | None:
     """A complete number: international prefix, national prefix, national number, or E.164 without "+"."""
     if rules.international is not None:
         match = rules.international.match(digits)
@@ -248,7 +161,7 @@ def _full_number(digits: str, rules: _Rules, own_area: tuple[int, str] | None) -
     return None
 
 
-def _possible_full_number(digits: str, rules: _Rules) -> str | None:
+def _possible_full_number(digits: str, rules: Rules) -> str | None:
     """A number with an explicit prefix that libphonenumber does not list as valid but that has the length of a
     fixed or mobile number there (new ranges, fictional ones such as Ofcom's 07700 900xxx): the prefix says
     what it is."""
@@ -301,7 +214,7 @@ def _service(digits: str, country: str) -> str | None:
     return Category.OTHER
 
 
-def _external(digits: str, rules: _Rules, own_area) -> tuple[str, str] | None:
+def _external(digits: str, rules: Rules, own_area) -> tuple[str, str] | None:
     """What follows an outside-line prefix, when it is a valid external number."""
     if found := _full_number(digits, rules, own_area):
         return "number", found
@@ -316,7 +229,7 @@ def _digits_only(text: str) -> bool:
     return text.isascii() and text.isdigit()  # str.isdigit alone takes "²" or Arabic-Indic digits
 
 
-def _read(text: str, rules: _Rules, own_area: tuple[int, str] | None) -> tuple[str, str]:
+def _read(text: str, rules: Rules, own_area: tuple[int, str] | None) -> tuple[str, str]:
     """(what, number) of cleaned dialled characters: what is "number" (number is E.164), "internal",
     "service" (a short number of the dial plan's country) or "other" (garbage: number is what was dialled).
 
@@ -385,7 +298,7 @@ def _own_area(own_number: str, region: str) -> tuple[int, str] | None:
 
 @lru_cache(maxsize=262144)
 def _destination(dialled: str, plan: DialPlan, region: str, own_area: tuple[int, str] | None) -> Destination:
-    rules = _rules(plan)
+    rules = rules_of(plan)
     what, number = _read(_clean(dialled), rules, own_area)
     if what == "internal":
         return Destination(number, Category.INTERNAL, region, "", mask(number))
@@ -418,7 +331,7 @@ def normalize(raw: str, region: str, dialplan: DialPlan | None = None) -> str | 
     Reads as ``classify`` does, but without a caller's line, so digits without an area code are not local
     numbers here. For a DID or an inbound caller id pass ``dialplan.for_inbound()``.
     """
-    what, number = _read(_clean(raw), _rules(_plan(dialplan, region)), None)
+    what, number = _read(_clean(raw), rules_of(plan_for(dialplan, region)), None)
     return number if what == "number" else None
 
 
@@ -432,7 +345,7 @@ def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | No
     is measured from. Cached per call, and below that the reading per (digits, plan, region, caller's
     area code), so that the lines of one area share it.
     """
-    plan = _plan(dialplan, region)
+    plan = plan_for(dialplan, region)
     return _destination(dialled, plan, region, _own_area(own_number, plan.country))
 
 

@@ -139,7 +139,7 @@ class UsageSource(models.Model):
         return [m.strip() for m in self.match_by.split(",") if m.strip()]
 
     def dial_plan(self):
-        from billing.numbers import DialPlan
+        from billing.dialplan import DialPlan
 
         return DialPlan(
             country=self.organization.country,

@@ -8,11 +8,10 @@ them (US 555-01xx, Ofcom's 020 7946 0xxx / 0113 496 0xxx / 07700 900xxx, ARCEP's
 
 import pytest
 
+from billing.dialplan import DialPlan, default_dialplan
 from billing.numbers import (
     Destination,
-    DialPlan,
     classify,
-    default_dialplan,
     internal_if_own_line,
     is_own_line,
     mask,
