@@ -3,18 +3,15 @@ from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
 from billing.models.einvoice import StatementEInvoice
-from billing.models.offers import (
-    Offer,
+from billing.models.offer_events import (
     OfferAcceptance,
-    OfferCampaign,
     OfferChangeRequest,
     OfferDecision,
     OfferImpression,
     OfferOutcome,
-    OfferRecommendation,
     OfferResponse,
-    OfferRun,
 )
+from billing.models.offers import Offer, OfferCampaign, OfferRecommendation, OfferRun
 from billing.models.payments import Payment
 from billing.models.sources import LineIdentifier, UsageSource
 from billing.models.statements import (
