@@ -117,6 +117,15 @@ def issue_periods(org):
     return [statement_issue(organization=org, period=billing_period(org, y, m), now=ISSUED_AT) for y, m in PERIODS]
 
 
+@pytest.fixture
+def meridian(make, catalog):
+    """The consultancy with its periods issued (``org.issued``). A test module that needs it unissued
+    defines its own ``meridian``."""
+    org = consultancy(make, catalog)
+    org.issued = issue_periods(org)
+    return org
+
+
 def charges(statements) -> D:
     return sum((s.recurring_total + s.usage_total for s in statements), D(0))
 

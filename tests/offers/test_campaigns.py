@@ -2,20 +2,11 @@
 
 from datetime import date
 
-import pytest
-
 from billing.models import OfferCampaign
 from billing.offers.reports import campaign_results
 from billing.offers.responses import offer_impressions_record, offer_respond
 from billing.offers.services import offers_compute
-from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
-
-
-@pytest.fixture
-def meridian(make, catalog):
-    org = consultancy(make, catalog)
-    org.issued = issue_periods(org)
-    return org
+from tests.offers.conftest import ISSUED_AT
 
 
 def _campaign(offers, *, segment="*/*/*", cap=1, starts_on=date(2026, 11, 1), ends_on=date(2027, 2, 1)):

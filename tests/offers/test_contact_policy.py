@@ -3,19 +3,10 @@ ignored offers rest, and staff see why an offer was not shown."""
 
 from datetime import timedelta
 
-import pytest
-
 from billing.models import OfferDecision, OfferOutcome
 from billing.offers.responses import offer_impressions_record, offer_respond
 from billing.offers.services import offers_compute
-from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
-
-
-@pytest.fixture
-def meridian(make, catalog):
-    org = consultancy(make, catalog)
-    org.issued = issue_periods(org)
-    return org
+from tests.offers.conftest import ISSUED_AT
 
 
 def _codes(run):

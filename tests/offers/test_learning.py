@@ -15,14 +15,7 @@ from billing.offers.selectors import offers_for
 from billing.offers.services import offers_compute
 from billing.offers.simulation import simulate
 from billing.usage.scope import Scope
-from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
-
-
-@pytest.fixture
-def meridian(make, catalog):
-    org = consultancy(make, catalog)
-    org.issued = issue_periods(org)
-    return org
+from tests.offers.conftest import ISSUED_AT
 
 
 def _recs(run):

@@ -1,6 +1,5 @@
 """Objection: withdrawing consent stops profiling at once; no usage is read after it."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -9,14 +8,7 @@ from billing.offers import candidates
 from billing.offers.responses import offer_impressions_record
 from billing.offers.services import offers_compute
 from portal.account import consent_set
-from tests.offers.conftest import ISSUED_AT, consultancy, issue_periods
-
-
-@pytest.fixture
-def meridian(make, catalog):
-    org = consultancy(make, catalog)
-    org.issued = issue_periods(org)
-    return org
+from tests.offers.conftest import ISSUED_AT
 
 
 def test_withdrawing_consent_deletes_profiles_and_scores_and_no_usage_is_read_after(meridian, make, monkeypatch):
