@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import ImproperlyConfigured
+
 from billing.models import Statement
 
 # Run inside the issuing transaction, once per statement issued; work that must wait for the commit is
@@ -35,4 +37,7 @@ def statement_after_issue(statement: Statement) -> None:
 
 
 def statement_pdf_offers(statement: Statement) -> list[dict]:
-    return _pdf_offers[0](statement) if _pdf_offers else []
+    # No silent default: a PDF rendered without the offers frozen for it would not be the issued statement.
+    if not _pdf_offers:
+        raise ImproperlyConfigured("no source of a statement's PDF offers is registered (billing/apps.py does)")
+    return _pdf_offers[0](statement)
