@@ -121,10 +121,10 @@ def personalized_candidates(organization, run, periods, billed_facts, lines, acc
             cost_current=pricing.cost_current,
             cost_with_offer=pricing.cost_with_offer,
             saving_total=pricing.saving_total,
-            saving_monthly=profile.per_month(pricing.saving_total),
+            saving_monthly=profile.per_month_money(pricing.saving_total, organization.currency),
             tax_rate=billed_facts[-1].tax_rate,
             saving_total_incl_tax=incl_tax,
-            saving_monthly_incl_tax=profile.per_month(incl_tax),
+            saving_monthly_incl_tax=profile.per_month_money(incl_tax, organization.currency),
             price_monthly=offer.plan.monthly_fee,
             term_months=offer.term_months,
             changes=[

@@ -293,7 +293,9 @@ def reason_words(
     if saving_incl_tax is not None:
         text += _(" before tax, %(gross)s with tax") % {"gross": fmt.money(saving_incl_tax)}
     if profile.months > 1:
-        text += _(" (%(monthly)s a month before tax)") % {"monthly": fmt.money(profile.per_month(saving))}
+        text += _(" (%(monthly)s a month before tax)") % {
+            "monthly": fmt.money(profile.per_month_money(saving, organization.currency))
+        }
     text += "."
     if price is not None:
         text += " " + _("%(title)s costs %(price)s a month per line before tax") % {

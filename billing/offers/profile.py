@@ -55,7 +55,12 @@ class Profile:
         return ((last - first) / first * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
     def per_month(self, value: Decimal) -> Decimal:
+        """A monthly average of minutes or of a metric, to two places (what eligibility conditions test)."""
         return (value / self.months).quantize(TWO, ROUND_HALF_UP) if self.months else Decimal(0)
+
+    def per_month_money(self, amount: Decimal, currency: str) -> Decimal:
+        """A monthly average of money: rounded once, half-up, to the currency's minor unit (billing.money)."""
+        return money(amount / self.months, currency) if self.months else Decimal(0)
 
     def metrics(self) -> dict[str, Decimal]:
         """The values eligibility conditions may test (see billing.models.offers.ELIGIBILITY_METRICS)."""

@@ -27,6 +27,15 @@ def _profile(minutes, *, active=10, added=0, removed=0):
     )
 
 
+def test_a_monthly_saving_is_rounded_to_the_currency_s_minor_unit():
+    three_months = _profile([100, 100, 100])
+    # 1000 / 3 = 333.33...: cents in euros, whole yen (Babel: JPY has no minor unit), half-up once.
+    assert three_months.per_month_money(D("1000"), "EUR") == D("333.33")
+    assert three_months.per_month_money(D("1000"), "JPY") == D("333")
+    assert three_months.per_month_money(D("1001.5"), "JPY") == D("334")  # 333.83 -> 334
+    assert three_months.per_month(D("1000")) == D("333.33")  # minutes and metrics keep two places
+
+
 def test_risk_points_and_reasons():
     steady = profile.retention_risk(_profile([1000, 1010, 990]), disputes=0)
     assert (steady.score, steady.level, steady.reasons) == (1, "low", [(1, steady.reasons[0][1])])
