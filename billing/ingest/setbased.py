@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from billing.ingest import legs, staging
-from billing.ingest.careful import Careful, EARLIEST, FUTURE_TOLERANCE, too_long, too_long_reason
+from billing.ingest.careful import EARLIEST, FUTURE_TOLERANCE, Careful, too_long, too_long_reason
 from billing.ingest.formats import (
     ASTERISK_COLUMNS,
     FREESWITCH_LAYOUTS,
@@ -173,7 +173,9 @@ class SetImport:
                 answered boolean, source_id text, uuid_t text, bleg_t text, legkey text, grp integer)"""
         )
         self.sql(f"CREATE {kind} TABLE {{hkeys}} (hour_key text PRIMARY KEY)")
-        self.sql(f"CREATE {kind} TABLE {{hours}} (org_id integer, hour_key text, utc_start timestamp, local_start timestamp)")
+        self.sql(
+            f"CREATE {kind} TABLE {{hours}} (org_id integer, hour_key text, utc_start timestamp, local_start timestamp)"
+        )
         self.sql(f"CREATE {kind} TABLE {{parties}} (x text PRIMARY KEY, line_id integer, did text)")
         self.sql(
             f"CREATE {kind} TABLE {{idents}} (kind text, value text, valid_from timestamp, valid_to timestamp, line_id integer)"
@@ -192,7 +194,9 @@ class SetImport:
             f"""CREATE {kind} TABLE {{dests}} (other_t text, ckey text, number text, masked text, category text,
                 country text, zone text, reason text)"""
         )
-        self.sql(f"CREATE {kind} TABLE {{careful}} AS SELECT 0 AS n, {', '.join(COLUMNS)} FROM billing_usagerecord WITH NO DATA")
+        self.sql(
+            f"CREATE {kind} TABLE {{careful}} AS SELECT 0 AS n, {', '.join(COLUMNS)} FROM billing_usagerecord WITH NO DATA"
+        )
 
     def _drop(self) -> None:
         self.sql("DROP TABLE " + ", ".join(self.t.values()))
@@ -214,8 +218,8 @@ class SetImport:
         # that only Python tells apart (a non-ASCII column 17), go row by row.
         self.sql(
             f"""INSERT INTO {{parsed}} (n, held, careful, reason, uuid_t, bleg_t)
-                SELECT abs(n), n < 0, n < 0 OR w IN ({', '.join(map(str, known))}),
-                       CASE WHEN n > 0 AND w NOT IN ({', '.join(map(str, known))}) THEN {_shape_reason(self.reading)} END,
+                SELECT abs(n), n < 0, n < 0 OR w IN ({", ".join(map(str, known))}),
+                       CASE WHEN n > 0 AND w NOT IN ({", ".join(map(str, known))}) THEN {_shape_reason(self.reading)} END,
                        {self._bleg_columns()}
                 FROM (SELECT n, cardinality(a) AS w, a FROM {{stage}}, string_to_array(line, E'\\x1f') AS a) x
                 WHERE {others}"""
@@ -266,11 +270,11 @@ class SetImport:
                        CASE WHEN ok THEN substr(st, 1, 13) END, CASE WHEN ok THEN substr(st, 15, 2)::integer END,
                        CASE WHEN ok THEN substr(st, 18)::numeric END, CASE WHEN ok THEN du::integer END,
                        CASE WHEN ok THEN bi::integer END, CASE WHEN ok THEN {answered} END,
-                       CASE WHEN ok THEN left(coalesce(nullif({t('uniqueid')}, ''), {stable}), 128) END,
+                       CASE WHEN ok THEN left(coalesce(nullif({t("uniqueid")}, ''), {stable}), 128) END,
                        {self._bleg_columns()}, {legkey}
-                FROM (SELECT n, w, a, line, n > 0 AND {strict} AS ok, {f('src')} AS src, {f('dst')} AS dst,
-                             {t('start')} AS st, {t('duration')} AS du, {t('billsec')} AS bi, {chan} AS chan,
-                             {dstchan} AS dstchan, {t('accountcode') if self.by_account else "''"} AS acct
+                FROM (SELECT n, w, a, line, n > 0 AND {strict} AS ok, {f("src")} AS src, {f("dst")} AS dst,
+                             {t("start")} AS st, {t("duration")} AS du, {t("billsec")} AS bi, {chan} AS chan,
+                             {dstchan} AS dstchan, {t("accountcode") if self.by_account else "''"} AS acct
                       FROM (SELECT n, cardinality(a) AS w, a, line
                             FROM {{stage}}, string_to_array(line, E'\\x1f') AS a) s
                       WHERE {cond}) x"""
@@ -396,7 +400,7 @@ class SetImport:
             WHERE NOT p.careful AND NOT p.dropped AND p.reason IS NULL"""
         matched = f"""
             SELECT q.*, {calling} AS calling_line, {called} AS called_line
-            FROM ({inner}) q {' '.join(calling_joins + called_joins)}"""
+            FROM ({inner}) q {" ".join(calling_joins + called_joins)}"""
         if fixed_org:
             timed = f"SELECT r.*, r.started AS t_started, r.local_start AS t_local FROM ({matched}) r"
             timing = ""
@@ -425,7 +429,7 @@ class SetImport:
                              CASE WHEN t.calling_line IS NOT NULL THEN 'outbound' ELSE 'inbound' END AS direction,
                              CASE WHEN t.calling_line IS NOT NULL THEN t.dst_t ELSE t.src_t END AS other_t,
                              NOT t.valid_key OR (t.dur_reason IS NULL AND t.t_started IS NULL
-                                 AND ({'true' if fixed_org else 'false'} OR coalesce(t.calling_line, t.called_line) IS NOT NULL))
+                                 AND ({"true" if fixed_org else "false"} OR coalesce(t.calling_line, t.called_line) IS NOT NULL))
                                  AS careful
                       FROM ({timed}) t {timing}) m
                 LEFT JOIN billing_line l ON l.id = m.line_id""",
@@ -529,7 +533,7 @@ class SetImport:
                                'voice' AS usage_type, m.started AT TIME ZONE 'UTC' AS started_at, m.local_date,
                                m.local_hour, m.duration AS duration_seconds,
                                CASE WHEN m.answered THEN m.billsec ELSE 0 END AS billable_seconds,
-                               width_bucket(m.duration, ARRAY[{', '.join(map(str, DURATION_BAND_BOUNDS))}]) AS duration_band,
+                               width_bucket(m.duration, ARRAY[{", ".join(map(str, DURATION_BAND_BOUNDS))}]) AS duration_band,
                                m.direction, m.answered,
                                CASE WHEN lo.org_id = m.org_id THEN lo.number WHEN m.other_t = '' THEN '' ELSE d.number END
                                    AS destination,

@@ -53,7 +53,9 @@ class _Pipe:
 
 def stage(cursor, table: str, path: Path, text_encoding, reading: Reading, result: ImportResult) -> Staged:
     staged = Staged()
-    cursor.copy_expert(f"COPY {table} (n, line) FROM STDIN", _Pipe(_blocks(path, text_encoding, reading, result, staged)))
+    cursor.copy_expert(
+        f"COPY {table} (n, line) FROM STDIN", _Pipe(_blocks(path, text_encoding, reading, result, staged))
+    )
     return staged
 
 
@@ -120,7 +122,7 @@ def _copy_text(rows: list, numbers, staged: Staged) -> str:
     staged.rows += len(rows)
     if isinstance(numbers, range) and not isinstance(rows[-1], ShapeError):
         staged.widths.update(map(len, rows))
-        text = "\n".join(map(_ROW, zip(numbers, map(SEP.join, rows)))) + "\n"
+        text = "\n".join(map(_ROW, zip(numbers, map(SEP.join, rows), strict=True))) + "\n"
         # No NUL or stray byte, none of COPY's special characters, no separator inside a field: the
         # common case, checked on the whole block at C speed. (The row breaks are the only LFs.)
         if (
@@ -133,7 +135,7 @@ def _copy_text(rows: list, numbers, staged: Staged) -> str:
         ):
             return text
     out = []
-    for number, row in zip(numbers, rows):
+    for number, row in zip(numbers, rows, strict=True):
         if isinstance(row, ShapeError):
             staged.held[number] = row
             out.append(f"{-number}\t\n")
