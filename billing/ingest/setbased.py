@@ -164,6 +164,9 @@ class SetImport:
     # --- tables ---------------------------------------------------------------------------------
 
     def _create(self) -> None:
+        # Memory for the whole-file sorts and hash joins (the default 4 MB sends a million rows' sort to
+        # disk), for this import only: the caller's transaction gets its setting back in _drop.
+        self.work_mem = self.rows("SELECT current_setting('work_mem'), set_config('work_mem', '256MB', true)")[0][0]
         kind = STAGING
         self.sql(f"CREATE {kind} TABLE {{stage}} (n integer NOT NULL, line text NOT NULL)")
         self.sql(
@@ -200,6 +203,7 @@ class SetImport:
 
     def _drop(self) -> None:
         self.sql("DROP TABLE " + ", ".join(self.t.values()))
+        self.sql("SELECT set_config('work_mem', %s, true)", [self.work_mem])
 
     # --- 2. parse -------------------------------------------------------------------------------
 
@@ -263,6 +267,8 @@ class SetImport:
             f"AND ({t('billsec')} ~ {_WHOLE}) AND (octet_length(line) = length(line) OR ({ascii_used})) "
             f"AND ({t('uniqueid')} <> '' OR octet_length(line) = length(line))"
         )
+        # Each subquery ends in OFFSET 0 so that PostgreSQL computes its columns once per row instead of
+        # substituting the expressions into every place that uses them.
         self.sql(
             f"""INSERT INTO {{parsed}} (n, held, careful, src, dst, src_t, dst_t, chan_user, dstchan_user, acct_t,
                     hour_key, mins, secs, duration, billsec, answered, source_id, uuid_t, bleg_t, legkey)
@@ -277,7 +283,7 @@ class SetImport:
                              {dstchan} AS dstchan, {t("accountcode") if self.by_account else "''"} AS acct
                       FROM (SELECT n, cardinality(a) AS w, a, line
                             FROM {{stage}}, string_to_array(line, E'\\x1f') AS a) s
-                      WHERE {cond}) x"""
+                      WHERE {cond} OFFSET 0) x"""
         )
 
     def _drop_b_legs(self) -> None:
@@ -397,20 +403,18 @@ class SetImport:
                         WHEN p.duration > {MAX_DURATION} THEN format('duration of %%s s is absurd (more than 48 hours)', p.duration)
                    END AS dur_reason
             FROM {{parsed}} p LEFT JOIN {{hkeys}} k ON k.hour_key = p.hour_key {hours}
-            WHERE NOT p.careful AND NOT p.dropped AND p.reason IS NULL"""
+            WHERE NOT p.careful AND NOT p.dropped AND p.reason IS NULL OFFSET 0"""
         matched = f"""
             SELECT q.*, {calling} AS calling_line, {called} AS called_line
-            FROM ({inner}) q {" ".join(calling_joins + called_joins)}"""
+            FROM ({inner}) q {" ".join(calling_joins + called_joins)} OFFSET 0"""
         if fixed_org:
             timed = f"SELECT r.*, r.started AS t_started, r.local_start AS t_local FROM ({matched}) r"
-            timing = ""
         else:
             timed = f"""SELECT r.*, h.utc_start + make_interval(mins => r.mins, secs => r.secs::double precision) AS t_started,
                                h.local_start AS t_local
                         FROM ({matched}) r
                         LEFT JOIN billing_line tl ON tl.id = coalesce(r.calling_line, r.called_line)
                         LEFT JOIN {{hours}} h ON h.org_id = tl.organization_id AND h.hour_key = r.hour_key"""
-            timing = ""
         unknown = _format_text("unknown line: neither src '\x01' nor dst '\x01' is a line " + self.reading.scope)
         self.sql(
             f"""INSERT INTO {{matched}}
@@ -431,7 +435,7 @@ class SetImport:
                              NOT t.valid_key OR (t.dur_reason IS NULL AND t.t_started IS NULL
                                  AND ({"true" if fixed_org else "false"} OR coalesce(t.calling_line, t.called_line) IS NOT NULL))
                                  AS careful
-                      FROM ({timed}) t {timing}) m
+                      FROM ({timed}) t OFFSET 0) m
                 LEFT JOIN billing_line l ON l.id = m.line_id""",
             [self.now, EARLIEST.replace(tzinfo=None), *hour_params],
         )
