@@ -152,10 +152,16 @@ class SetImport:
             self._drop_b_legs()
         if self.reading.legs:
             self._group_legs()
+        # Fresh tables have no statistics, and the planner's defaults (e.g. 0.5 % of rows for IS NULL)
+        # would hash the whole file instead of the small lookup tables: ANALYZE samples ~30,000 rows.
+        self.sql("ANALYZE {parsed}")
         self._parties()
         self._hours()
+        self.sql("ANALYZE {parties}, {idents}, {hkeys}, {hours}")
         self._match()
+        self.sql("ANALYZE {matched}")
         self._classify()
+        self.sql("ANALYZE {lines}, {dests}")
         self._careful_rows()
         written = self._insert()
         self._drop()
