@@ -48,7 +48,6 @@ class _Pipe:
     def read(self, _size=-1):
         return next(self.blocks, "")
 
-    readline = read
 
 
 def stage(cursor, table: str, path: Path, text_encoding, reading: Reading, result: ImportResult) -> Staged:
