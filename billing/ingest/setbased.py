@@ -254,9 +254,9 @@ class SetImport:
                 "accountcode"]  # fmt: skip
         ascii_used = " AND ".join(f"octet_length({f(n)}) = length({f(n)})" for n in used if n in c)
         if layout.answered_by == "disposition":
-            answered = f"upper({t('disposition')}) = 'ANSWERED'"
+            answered = "upper(ans) = 'ANSWERED'"
         else:
-            answered = f"({t('answer')} <> '' AND {t('billsec')}::integer > 0)"
+            answered = "(ans <> '' AND bi::integer > 0)"
         stable = (
             "left(encode(sha256(convert_to(array_to_string(ARRAY(SELECT btrim(v, "
             + WS
@@ -264,17 +264,12 @@ class SetImport:
         )
         legkey = "NULL"
         if self.reading.legs and layout.legs:
-            legkey = f"CASE WHEN {t('uniqueid')} <> '' AND {t('sequence')} <> '' THEN {t('uniqueid')} END"
+            legkey = f"CASE WHEN uid <> '' AND {t('sequence')} <> '' THEN uid END"
         chan = dstchan = "''"
         if self.by_channel:
             chan, dstchan = _channel_user(t("channel")), _channel_user(t("dstchannel"))
-        strict = (
-            f"octet_length(line) <= {MAX_FIELD} AND ({t('start')} ~ {_START}) AND ({t('duration')} ~ {_WHOLE}) "
-            f"AND ({t('billsec')} ~ {_WHOLE}) AND (octet_length(line) = length(line) OR ({ascii_used})) "
-            f"AND ({t('uniqueid')} <> '' OR octet_length(line) = length(line))"
-        )
         # Each subquery ends in OFFSET 0 so that PostgreSQL computes its columns once per row instead of
-        # substituting the expressions into every place that uses them.
+        # substituting the expressions into every place that uses them: y trims, x checks, the outer casts.
         self.sql(
             f"""INSERT INTO {{parsed}} (n, held, careful, src, dst, src_t, dst_t, chan_user, dstchan_user, acct_t,
                     hour_key, mins, secs, duration, billsec, answered, source_id, uuid_t, bleg_t, legkey)
@@ -282,14 +277,19 @@ class SetImport:
                        CASE WHEN ok THEN substr(st, 1, 13) END, CASE WHEN ok THEN substr(st, 15, 2)::integer END,
                        CASE WHEN ok THEN substr(st, 18)::numeric END, CASE WHEN ok THEN du::integer END,
                        CASE WHEN ok THEN bi::integer END, CASE WHEN ok THEN {answered} END,
-                       CASE WHEN ok THEN left(coalesce(nullif({t("uniqueid")}, ''), {stable}), 128) END,
+                       CASE WHEN ok THEN left(coalesce(nullif(uid, ''), {stable}), 128) END,
                        {self._bleg_columns()}, {legkey}
-                FROM (SELECT n, w, a, line, n > 0 AND {strict} AS ok, {f("src")} AS src, {f("dst")} AS dst,
-                             {t("start")} AS st, {t("duration")} AS du, {t("billsec")} AS bi, {chan} AS chan,
-                             {dstchan} AS dstchan, {t("accountcode") if self.by_account else "''"} AS acct
-                      FROM (SELECT n, cardinality(a) AS w, a, line
-                            FROM {{stage}}, string_to_array(line, E'\\x1f') AS a) s
-                      WHERE {cond} OFFSET 0) x"""
+                FROM (SELECT y.*, n > 0 AND octet_length(line) <= {MAX_FIELD} AND st ~ {_START} AND du ~ {_WHOLE}
+                             AND bi ~ {_WHOLE} AND (octet_length(line) = length(line) OR ({ascii_used}))
+                             AND (uid <> '' OR octet_length(line) = length(line)) AS ok
+                      FROM (SELECT n, w, a, line, {f("src")} AS src, {f("dst")} AS dst, {t("start")} AS st,
+                                   {t("duration")} AS du, {t("billsec")} AS bi, {t(answer)} AS ans,
+                                   {t("uniqueid")} AS uid, {chan} AS chan, {dstchan} AS dstchan,
+                                   {t("accountcode") if self.by_account else "''"} AS acct
+                            FROM (SELECT n, cardinality(a) AS w, a, line
+                                  FROM {{stage}}, string_to_array(line, E'\\x1f') AS a) s
+                            WHERE {cond} OFFSET 0) y
+                      OFFSET 0) x"""
         )
 
     def _drop_b_legs(self) -> None:
