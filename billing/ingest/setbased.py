@@ -588,11 +588,8 @@ class SetImport:
                RETURNING line_number, reason, raw""",
             [self.batch_id],
         )
-        shape = {r for r in self._shape_lines()}
+        shape = {n for (n,) in self.rows("SELECT n FROM {parsed} WHERE reason IS NOT NULL AND NOT dropped")}
         self.result.rejections.extend(Rejection(n, reason, raw, n in shape) for n, reason, raw in stored)
-
-    def _shape_lines(self) -> list[int]:
-        return [n for (n,) in self.rows("SELECT n FROM {parsed} WHERE reason IS NOT NULL AND NOT dropped")]
 
 
 def _channel_user(channel: str) -> str:
