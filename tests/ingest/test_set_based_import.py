@@ -151,7 +151,7 @@ def test_the_set_based_path_issues_the_same_statements_for_300_or_3000_rows_and_
             counts.append(result.statements)
             fast = snapshot(office, result)
             transaction.set_rollback(True)
-    assert counts[0] == counts[1] < 40
+    assert counts[0] == counts[1] < 50
     monkeypatch.setattr(importer, "FAST_PATH", False)
     with transaction.atomic():
         reference = snapshot(office, usage_import(path=path, source=office.slug, now=NOW))
