@@ -49,7 +49,6 @@ class _Pipe:
         return next(self.blocks, "")
 
 
-
 def stage(cursor, table: str, path: Path, text_encoding, reading: Reading, result: ImportResult) -> Staged:
     staged = Staged()
     cursor.copy_expert(
