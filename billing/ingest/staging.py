@@ -40,20 +40,28 @@ class Staged:
 
 
 class _Pipe:
-    """A file-like object for ``copy_expert``: each read() hands over the next block of COPY text."""
+    """A file-like object for ``copy_expert``: each read() hands over the next block of COPY text. An
+    error while reading ends the COPY and is raised again afterwards as itself (psycopg2 would turn it
+    into a database error), and the caller's transaction rolls back what was staged."""
 
     def __init__(self, blocks):
         self.blocks = blocks
+        self.error: BaseException | None = None
 
     def read(self, _size=-1):
-        return next(self.blocks, "")
+        try:
+            return next(self.blocks, "")
+        except BaseException as exc:  # noqa: BLE001 - raised again by stage()
+            self.error = exc
+            return ""
 
 
 def stage(cursor, table: str, path: Path, text_encoding, reading: Reading, result: ImportResult) -> Staged:
     staged = Staged()
-    cursor.copy_expert(
-        f"COPY {table} (n, line) FROM STDIN", _Pipe(_blocks(path, text_encoding, reading, result, staged))
-    )
+    pipe = _Pipe(_blocks(path, text_encoding, reading, result, staged))
+    cursor.copy_expert(f"COPY {table} (n, line) FROM STDIN", pipe)
+    if pipe.error is not None:
+        raise pipe.error
     return staged
 
 

@@ -276,3 +276,21 @@ def test_two_organizations_files_import_side_by_side(make, tmp_path):
     for org, result in zip(offices, (results[1], results[2]), strict=True):
         assert UsageRecord.objects.filter(organization=org).count() == result.loaded
         assert sum(UsageDaily.objects.filter(organization=org).values_list("records", flat=True)) == result.loaded
+
+
+@pytest.mark.parametrize("set_based", [True, False])
+def test_an_unreadable_header_row_is_a_clear_refusal_on_both_paths(office, tmp_path, monkeypatch, set_based):
+    """A vendor export whose first line the CSV reader cannot read (a bare CR inside a field): the file
+    is refused naming line 1, not a database error from inside the COPY."""
+    monkeypatch.setattr(importer, "FAST_PATH", set_based)
+    source = UsageSource.objects.create(organization=office, name="ucm", slug=f"ucm-{office.pk}", format="header",
+                                        clock="Europe/Amsterdam")  # fmt: skip
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        b"Call\rTime,From\n"
+        b"Call Time,Call From,Call To,Call Duration,Talk Duration,Status\n"
+        b"2026/10/06 09:15:00,201,0612345678,00:02:10,00:02:00,ANSWERED\n"
+    )
+    with pytest.raises(ImportFileError, match="line 1: the header row cannot be read"):
+        usage_import(path=path, source=source, now=NOW)
+    assert not ImportBatch.objects.filter(source=source).exists()
