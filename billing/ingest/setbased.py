@@ -26,6 +26,7 @@ insert. FreeSWITCH b-legs are dropped by a semi-join on the a-legs' ``bleg_uuid`
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -48,9 +49,11 @@ from billing.usage.writer import COLUMNS, WriteResult, record_line_renderer
 
 # Python's str.strip() of ASCII text: these characters, at either end.
 WS = r"E' \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f'"
+# The strict forms SQL takes (checked in Python once per distinct text): YYYY-MM-DD[ T]HH, :MM:SS[.ffffff], seconds.
+_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}")
+_TAIL = re.compile(r":([0-5][0-9]):([0-5][0-9](?:\.[0-9]{1,6})?)")
+_WHOLE = re.compile(r"[0-9]{1,9}")
 # (Braces doubled: every statement goes through str.format for its table names.)
-_START = r"'^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,6}})?$'"
-_WHOLE = r"'^[0-9]{{1,9}}$'"
 _UNIQUEID = r"'^([A-Za-z0-9_.-]*-)?[0-9]{{9,11}}\.[0-9]+$'"  # formats._UNIQUEID for ASCII text
 NULL = "\\N"  # COPY's NULL
 STAGING = "TEMP"  # session-private and never WAL-logged (see the README's import section)
@@ -123,7 +126,7 @@ class SetImport:
         self.now = (now + FUTURE_TOLERANCE).astimezone(UTC).replace(tzinfo=None)
         self.directory = reading.directory
         self.t = {name: f"import_{batch_id}_{name}" for name in (
-            "stage", "parsed", "hkeys", "hours", "parties", "idents", "matched", "lines", "dests", "careful")}  # fmt: skip
+            "stage", "parsed", "hkeys", "tails", "nums", "hours", "parties", "idents", "matched", "lines", "dests", "careful")}  # fmt: skip
         methods = self.directory.methods
         self.has_identifiers = reading.source is not None and bool(self.directory.identifiers)
         self.by_channel = "channel" in methods and self.has_identifiers
@@ -157,7 +160,7 @@ class SetImport:
         self.sql("ANALYZE {parsed}")
         self._parties()
         self._hours()
-        self.sql("ANALYZE {parties}, {idents}, {hkeys}, {hours}")
+        self.sql("ANALYZE {parties}, {idents}, {hkeys}, {tails}, {nums}, {hours}")
         self._match()
         self.sql("ANALYZE {matched}")
         self._classify()
@@ -178,10 +181,11 @@ class SetImport:
         self.sql(
             f"""CREATE {kind} TABLE {{parsed}} (n integer, held boolean, careful boolean, dropped boolean DEFAULT false,
                 reason text, src text, dst text, src_t text, dst_t text, chan_user text, dstchan_user text,
-                acct_t text, hour_key text, mins integer, secs numeric, duration integer, billsec integer,
-                answered boolean, source_id text, uuid_t text, bleg_t text, legkey text, grp integer)"""
+                acct_t text, hour_key text, tail text, du_t text, bi_t text, ans_flag boolean, source_id text, uuid_t text, bleg_t text, legkey text, grp integer)"""
         )
         self.sql(f"CREATE {kind} TABLE {{hkeys}} (hour_key text PRIMARY KEY)")
+        self.sql(f"CREATE {kind} TABLE {{tails}} (tail text PRIMARY KEY, mins integer, secs double precision)")
+        self.sql(f"CREATE {kind} TABLE {{nums}} (t text PRIMARY KEY, v integer)")
         self.sql(
             f"CREATE {kind} TABLE {{hours}} (org_id integer, hour_key text, utc_start timestamp, local_start timestamp)"
         )
@@ -253,10 +257,8 @@ class SetImport:
         used = ["src", "dst", "start", "duration", "billsec", answer, "uniqueid", "sequence", "channel", "dstchannel",
                 "accountcode"]  # fmt: skip
         ascii_used = " AND ".join(f"octet_length({f(n)}) = length({f(n)})" for n in used if n in c)
-        if layout.answered_by == "disposition":
-            answered = "upper(ans) = 'ANSWERED'"
-        else:
-            answered = "(ans <> '' AND bi::integer > 0)"
+        # Answered by the disposition, or (billsec > 0 checked with the number in _match) by an answer time.
+        answered = "upper(ans) = 'ANSWERED'" if layout.answered_by == "disposition" else "ans <> ''"
         stable = (
             "left(encode(sha256(convert_to(array_to_string(ARRAY(SELECT btrim(v, "
             + WS
@@ -272,15 +274,14 @@ class SetImport:
         # substituting the expressions into every place that uses them: y trims, x checks, the outer casts.
         self.sql(
             f"""INSERT INTO {{parsed}} (n, held, careful, src, dst, src_t, dst_t, chan_user, dstchan_user, acct_t,
-                    hour_key, mins, secs, duration, billsec, answered, source_id, uuid_t, bleg_t, legkey)
+                    hour_key, tail, du_t, bi_t, ans_flag, source_id, uuid_t, bleg_t, legkey)
                 SELECT abs(n), n < 0, NOT ok, src, dst, btrim(src, {WS}), btrim(dst, {WS}), chan, dstchan, acct,
-                       CASE WHEN ok THEN substr(st, 1, 13) END, CASE WHEN ok THEN substr(st, 15, 2)::integer END,
-                       CASE WHEN ok THEN substr(st, 18)::numeric END, CASE WHEN ok THEN du::integer END,
-                       CASE WHEN ok THEN bi::integer END, CASE WHEN ok THEN {answered} END,
+                       CASE WHEN ok THEN substr(st, 1, 13) END, CASE WHEN ok THEN substr(st, 14) END,
+                       CASE WHEN ok THEN du END, CASE WHEN ok THEN bi END, CASE WHEN ok THEN {answered} END,
                        CASE WHEN ok THEN left(coalesce(nullif(uid, ''), {stable}), 128) END,
                        {self._bleg_columns()}, {legkey}
-                FROM (SELECT y.*, n > 0 AND octet_length(line) <= {MAX_FIELD} AND st ~ {_START} AND du ~ {_WHOLE}
-                             AND bi ~ {_WHOLE} AND (octet_length(line) = length(line) OR ({ascii_used}))
+                FROM (SELECT y.*, n > 0 AND octet_length(line) <= {MAX_FIELD}
+                             AND (octet_length(line) = length(line) OR ({ascii_used}))
                              AND (uid <> '' OR octet_length(line) = length(line)) AS ok
                       FROM (SELECT n, w, a, line, {f("src")} AS src, {f("dst")} AS dst, {t("start")} AS st,
                                    {t("duration")} AS du, {t("billsec")} AS bi, {t(answer)} AS ans,
@@ -342,10 +343,25 @@ class SetImport:
 
     def _hours(self) -> None:
         """Per wall-clock hour of the file: valid at all, and (per organization) its UTC start and local hour."""
-        keys = [k for (k,) in self.rows("SELECT DISTINCT hour_key FROM {parsed} WHERE hour_key IS NOT NULL")]
+        # The start and the two numbers are checked once per distinct text, not by a pattern per row:
+        # a file of a million calls has a few hundred hours, at most 3,600 minute:second tails and a few
+        # thousand durations.
+        found = self.rows(
+            """SELECT GROUPING(hour_key, tail, du_t, bi_t), hour_key, tail, du_t, bi_t FROM {parsed}
+               WHERE NOT careful AND NOT dropped AND reason IS NULL
+               GROUP BY GROUPING SETS ((hour_key), (tail), (du_t), (bi_t))"""
+        )
+        keys = [k for g, k, _t, _d, _b in found if g == 7 and k is not None]
         valid = {k: start for k in keys if (start := _hour_start(k)) is not None}
         if valid:
             self.copy("hkeys", "hour_key", "".join(f"{k}\n" for k in valid))
+        tails = [m for g, _k, t, _d, _b in found if g == 11 and t is not None and (m := _TAIL.fullmatch(t))]
+        if tails:
+            self.copy("tails", "tail, mins, secs", "".join(f"{m[0]}\t{m[1]}\t{m[2]}\n" for m in tails))
+        numbers = {v for g, _k, _t, d, b in found if g in (13, 14) and (v := d if g == 13 else b) is not None}
+        numbers = [v for v in numbers if _WHOLE.fullmatch(v)]
+        if numbers:
+            self.copy("nums", "t, v", "".join(f"{v}\t{int(v)}\n" for v in numbers))
         if self.reading.source is not None:
             orgs = [self.reading.source.organization_id]
         else:
@@ -395,20 +411,25 @@ class SetImport:
         calling, calling_joins = self._line_of("calling")
         called, called_joins = self._line_of("called")
         fixed_org = self.reading.source is not None
+        by_disposition = "true" if _layouts(self.reading)[0][0].answered_by == "disposition" else "false"
         if fixed_org:  # the clock (and the organization) are known before the line: started first
             hours = "LEFT JOIN {hours} h ON h.org_id = %s AND h.hour_key = p.hour_key"
             hour_params = [self.reading.source.organization_id]
-            started = "h.utc_start + make_interval(mins => p.mins, secs => p.secs::double precision)"
+            started = "h.utc_start + make_interval(mins => tl.mins, secs => tl.secs)"
         else:  # no source: lines are matched by number alone (no time needed), then read in their zone
             hours, hour_params, started = "", [], "NULL::timestamp"
         inner = f"""
-            SELECT p.n, p.src, p.dst, p.src_t, p.dst_t, p.chan_user, p.dstchan_user, p.acct_t, p.hour_key, p.mins,
-                   p.secs, p.duration, p.billsec, p.answered, p.source_id, k.hour_key IS NOT NULL AS valid_key, {started} AS started,
+            SELECT p.n, p.src, p.dst, p.src_t, p.dst_t, p.chan_user, p.dstchan_user, p.acct_t, p.hour_key, tl.mins,
+                   tl.secs, nd.v AS duration, nb.v AS billsec, p.ans_flag AND (nb.v > 0 OR {by_disposition}) AS answered,
+                   p.source_id, k.hour_key IS NOT NULL AND tl.tail IS NOT NULL AND nd.t IS NOT NULL AND nb.t IS NOT NULL
+                       AS valid_key, {started} AS started,
                    {"h.local_start" if fixed_org else "NULL::timestamp"} AS local_start,
-                   CASE WHEN p.billsec > p.duration THEN format('billsec (%%s) is longer than duration (%%s)', p.billsec, p.duration)
-                        WHEN p.duration > {MAX_DURATION} THEN format('duration of %%s s is absurd (more than 48 hours)', p.duration)
+                   CASE WHEN nb.v > nd.v THEN format('billsec (%%s) is longer than duration (%%s)', nb.v, nd.v)
+                        WHEN nd.v > {MAX_DURATION} THEN format('duration of %%s s is absurd (more than 48 hours)', nd.v)
                    END AS dur_reason
-            FROM {{parsed}} p LEFT JOIN {{hkeys}} k ON k.hour_key = p.hour_key {hours}
+            FROM {{parsed}} p LEFT JOIN {{hkeys}} k ON k.hour_key = p.hour_key
+                 LEFT JOIN {{tails}} tl ON tl.tail = p.tail LEFT JOIN {{nums}} nd ON nd.t = p.du_t
+                 LEFT JOIN {{nums}} nb ON nb.t = p.bi_t {hours}
             WHERE NOT p.careful AND NOT p.dropped AND p.reason IS NULL OFFSET 0"""
         matched = f"""
             SELECT q.*, {calling} AS calling_line, {called} AS called_line
@@ -416,7 +437,7 @@ class SetImport:
         if fixed_org:
             timed = f"SELECT r.*, r.started AS t_started, r.local_start AS t_local FROM ({matched}) r"
         else:
-            timed = f"""SELECT r.*, h.utc_start + make_interval(mins => r.mins, secs => r.secs::double precision) AS t_started,
+            timed = f"""SELECT r.*, h.utc_start + make_interval(mins => r.mins, secs => r.secs) AS t_started,
                                h.local_start AS t_local
                         FROM ({matched}) r
                         LEFT JOIN billing_line tl ON tl.id = coalesce(r.calling_line, r.called_line)
@@ -606,6 +627,8 @@ def _copy_field(value: str) -> str:
 
 def _hour_start(key: str) -> datetime | None:
     """The wall-clock hour ``YYYY-MM-DD HH`` (or ``T``), None when it is not a real date and hour."""
+    if not _HOUR.fullmatch(key):
+        return None
     try:
         start = datetime(int(key[0:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]))
     except ValueError:
