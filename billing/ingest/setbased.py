@@ -4,13 +4,14 @@
 Steps, each one SQL statement over all rows (so their number does not grow with the file):
 
 1. ``staging``: the rows, as the file has them, with their file line numbers.
-2. parse: per layout (column count), the fields billing uses, checked by strict patterns; a row that
-   is not in a shape SQL reads exactly as Python would (odd number or date forms, bytes that are not
-   ASCII in a billing field, very long lines) is marked for the row-by-row path (``careful``), which
-   then says exactly why it is rejected or loads it.
-3. Python works out, once per distinct value, what needs libphonenumber or time-zone rules: the line
-   a number belongs to (and the DID it could be), the UTC offset and local hour of each wall-clock
-   hour, the classification of each dialled number per caller area. The results go into small tables.
+2. parse: per layout (column count), the fields billing uses, trimmed; a row that is not in a shape
+   SQL reads exactly as Python would (bytes that are not ASCII in a billing field, very long lines) is
+   marked for the row-by-row path (``careful``), which then says exactly why it is rejected or loads it.
+3. Python works out, once per distinct value, what needs libphonenumber or time-zone rules or would
+   cost a pattern match per row: the line a number belongs to (and the DID it could be), the UTC offset
+   and local hour of each wall-clock hour, whether a start's hour, minute:second tail and a duration
+   are in the strict forms SQL takes (others, such as ``2026/10/06`` or ``00:01:05``, go row by row),
+   the classification of each dialled number per caller area. The results go into small tables.
 4. match: the line (by number, extension, channel user, account code, in the source's order, each
    identifier valid at the time of the call), direction, UTC start, local day and hour, and the
    rejection reasons (unknown line, future, before 2000, line not active) as one join.
