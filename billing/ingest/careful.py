@@ -164,7 +164,6 @@ class Careful:
 
     def __init__(self, reading: Reading, now: datetime, batch_id: int, result: ImportResult):
         self.reading, self.now, self.batch_id, self.result = reading, now, batch_id, result
-        self.misshapen = 0
 
     def one(self, line_number: int, fields) -> NewUsageRecord | None:
         """A single row (a list of fields, or the RowError of an unreadable one)."""
@@ -173,7 +172,6 @@ class Careful:
                 raise fields
             rec = record(parse_row(self.reading, fields, line_number, self.result), self.reading, self.now)
         except RowError as exc:
-            self.misshapen += isinstance(exc, ShapeError)
             self.result.rejections.append(Rejection(line_number, str(exc), raw(fields), isinstance(exc, ShapeError)))
             return None
         rec.import_batch_id = self.batch_id

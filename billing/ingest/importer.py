@@ -81,7 +81,7 @@ def usage_import(
                 for r in result.rejections
             )
         result.rejections.sort(key=lambda r: r.line_number)
-        _refuse_unreadable(path, reading, careful, result)
+        _refuse_unreadable(path, reading, result)
         result.loaded, result.duplicates, result.rejected = written.inserted, written.duplicates, len(result.rejections)
         if result.joined_legs:
             result.warn(f"legs: {result.joined_legs} row(s) were further legs of a call already read, joined to it")
@@ -102,7 +102,7 @@ def usage_import(
     return result
 
 
-def _refuse_unreadable(path: Path, reading: Reading, careful: Careful, result: ImportResult) -> None:
+def _refuse_unreadable(path: Path, reading: Reading, result: ImportResult) -> None:
     """Every row is not a row of this format at all: the file is refused as a whole (rolled back)."""
     misshapen = sum(r.shape for r in result.rejections)
     if result.rows and misshapen == result.rows:
