@@ -349,6 +349,12 @@ def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | No
     return _destination(dialled, plan, region, _own_area(own_number, plan.country))
 
 
+def caller_area(own_number: str, region: str, dialplan: DialPlan | None = None) -> tuple[int, str] | None:
+    """What ``classify`` needs of the caller's line: its calling code and area code (``None`` without a
+    geographic one). Lines that share it get the same classification of one dialled number."""
+    return _own_area(own_number, _plan(dialplan, region).country)
+
+
 def is_own_line(destination: Destination, own_numbers: Container[str]) -> bool:
     """Whether the other party of a call is one of the organization's own lines (``own_numbers``: E.164)."""
     return destination.number.startswith("+") and destination.number in own_numbers

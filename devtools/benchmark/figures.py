@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -25,13 +25,13 @@ from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from billing.ingest.importer import usage_import
 from billing.models import Organization, Statement
 from billing.periods import last_closed_period
 from billing.statements.pdf import CURRENT_TEMPLATE_VERSION, render_pdf, statement_html
 from billing.usage.scope import Scope
 from billing.usage.selectors import Dimension, Period, usage_summary, whole_months
 from devtools.benchmark import Report, percentile, timed
+from devtools.benchmark.ingest import figure_import  # noqa: F401 (figure 3 lives in its own module)
 from devtools.benchmark.setup import (
     THROWAWAY_PREFIX,
     child_env,
@@ -307,81 +307,6 @@ def figure_drill_down(
         "queries",
         "= page of 10",
         same,
-    )
-
-
-# --- 3. import ------------------------------------------------------------------------------------
-
-
-def _master_csv(path: Path, numbers: list[str], rows: int, start: date, days: int) -> None:
-    """Asterisk cdr_csv Master.csv rows (18 columns), calls from our lines to varied destinations."""
-    rnd = random.Random(7)
-    dests = ["0301234567", "017612345678", "0033142685300", "004420794600", "0800123456", "0612345678", "201"]
-    base = datetime.combine(start, datetime.min.time())
-    with path.open("w") as handle:
-        for i in range(rows):
-            own = "0" + numbers[i % len(numbers)][3:]  # national format, as a PBX writes it
-            dst = dests[rnd.randrange(len(dests))] + str(rnd.randrange(10))
-            began = base + timedelta(days=rnd.randrange(days), hours=rnd.randint(7, 19), seconds=rnd.randrange(3600))
-            duration = int(rnd.lognormvariate(4.5, 1.1)) + 3
-            answered = rnd.random() > 0.18
-            billsec = max(0, duration - 3) if answered else 0
-            answer = (began + timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S") if answered else ""
-            handle.write(
-                f'"","{own}","{dst}","from-internal","""Desk {i % 50}"" <{own}>","SIP/{i % 50}-{i:08x}",'
-                f'"SIP/trunk-{i:08x}","Dial","SIP/trunk/{dst},60","{began:%Y-%m-%d %H:%M:%S}","{answer}",'
-                f'"{began + timedelta(seconds=duration):%Y-%m-%d %H:%M:%S}",{duration},{billsec},'
-                f'"{"ANSWERED" if answered else "NO ANSWER"}","DOCUMENTATION","{1700000000 + i}.{i}",""\n'
-            )
-
-
-COPY_TABLE = """CREATE TEMP TABLE bench_master_csv (
-    accountcode text, src text, dst text, dcontext text, clid text, channel text, dstchannel text,
-    lastapp text, lastdata text, start text, answer text, "end" text, duration integer, billsec integer,
-    disposition text, amaflags text, uniqueid text, userfield text) ON COMMIT DROP"""
-
-
-def figure_import(report: Report, sizes: Sizes, workdir: Path) -> None:
-    """import_usage vs a bare COPY of the same file, both inside a transaction that is rolled back."""
-    path = workdir / "Master.csv"
-    with transaction.atomic():
-        throwaway = throwaway_create(f"{THROWAWAY_PREFIX}IMPORT", 9999, lines=50)
-        period = last_closed_period(throwaway.organization)
-        _master_csv(path, [line.number for line in throwaway.lines], sizes.import_rows, period.start, period.days)
-        with connection.cursor() as cursor:
-            # The foreign keys are checked at commit, which never comes here: check them as rows go in,
-            # so that the rolled-back import pays what a committed one pays.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        began = time.perf_counter()
-        result = usage_import(path=path, format="asterisk")
-        import_s = time.perf_counter() - began
-        with connection.cursor() as cursor:
-            cursor.execute(COPY_TABLE)
-            began = time.perf_counter()
-            with path.open() as handle:
-                cursor.copy_expert("COPY bench_master_csv FROM STDIN WITH (FORMAT csv)", handle)
-            copy_s = time.perf_counter() - began
-            cursor.execute("SELECT count(*) FROM bench_master_csv")
-            copied = cursor.fetchone()[0]
-        # Nothing of this stays: organization, lines, records, rollups and the import batch go.
-        transaction.set_rollback(True)
-    path.unlink()
-    if result.loaded + result.rejected != sizes.import_rows or copied != sizes.import_rows:
-        raise RuntimeError(f"import counted {result.loaded}+{result.rejected}, COPY {copied} of {sizes.import_rows}")
-    rate, copy_rate = result.rows / import_s, copied / copy_s
-    report.context["import"] = {"rows": result.rows, "loaded": result.loaded, "rejected": result.rejected}
-    report.add("3.import.rows", "import: Asterisk Master.csv rows (generated)", result.rows, "rows")
-    report.add(
-        "3.import.rate",
-        "import_usage rate (parse, match, classify, dedupe, rollups)",
-        rate,
-        "rec/s",
-        "≥ 100,000 rec/s",
-        rate >= 100_000,
-    )
-    report.add("3.import.copy_rate", "bare COPY of the same file into a bare table", copy_rate, "rec/s")
-    report.add(
-        "3.import.vs_copy", "import rate / COPY rate", rate / copy_rate * 100, "%", "≥ 50 %", rate / copy_rate >= 0.5
     )
 
 

@@ -43,7 +43,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--records", type=int, default=None, help="Dataset size in usage records (default 500,000)")
-        parser.add_argument("--import-rows", type=int, default=None, help="Master.csv rows (default records / 2.5)")
+        parser.add_argument("--import-rows", type=int, default=None, help="Master.csv rows (default 1,000,000)")
         parser.add_argument("--quick", action="store_true", help="Tiny dataset, few repetitions (for tests)")
         parser.add_argument("--load-seconds", type=float, default=None, help="Load duration (default 20 s)")
         parser.add_argument("--clients", type=int, default=None, help="Concurrent API clients (default 50)")
@@ -94,7 +94,7 @@ class Command(BaseCommand):
                 load_clients=4,
                 load_seconds=3,
             )
-        sizes.import_rows = options["import_rows"] or (sizes.import_rows if quick else max(1000, int(records / 2.5)))
+        sizes.import_rows = options["import_rows"] or (sizes.import_rows if quick else 1_000_000)
         sizes.load_seconds = options["load_seconds"] or sizes.load_seconds
         sizes.load_clients = options["clients"] or sizes.load_clients
         sizes.billing_orgs = options["billing_orgs"] or sizes.billing_orgs
