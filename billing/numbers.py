@@ -352,7 +352,7 @@ def classify(dialled: str, own_number: str, region: str, dialplan: DialPlan | No
 def caller_area(own_number: str, region: str, dialplan: DialPlan | None = None) -> tuple[int, str] | None:
     """What ``classify`` needs of the caller's line: its calling code and area code (``None`` without a
     geographic one). Lines that share it get the same classification of one dialled number."""
-    return _own_area(own_number, _plan(dialplan, region).country)
+    return _own_area(own_number, plan_for(dialplan, region).country)
 
 
 def is_own_line(destination: Destination, own_numbers: Container[str]) -> bool:
