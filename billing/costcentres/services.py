@@ -146,7 +146,9 @@ def _checked_shares(organization: Organization, shares) -> list[tuple[CostCentre
         checked.append((cost_centre, percent))
     total = sum((p for _c, p in checked), Decimal(0))
     if total != HUNDRED:
-        raise CostCentreError(f"shares: the percentages add up to {total} %, not 100 %", field="shares")
+        raise CostCentreError(
+            f"shares: the percentages add up to {total.quantize(Decimal('0.01'))} %, not 100 %", field="shares"
+        )
     return checked
 
 

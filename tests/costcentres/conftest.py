@@ -47,3 +47,16 @@ def datev_org(tree):
         datev_tax_key="9",
     )
     return tree
+
+
+@pytest.fixture
+def signed_in(client, make):
+    """Sign ``client`` in as a new user with ``role`` in ``org``; returns the membership."""
+
+    def sign_in(org, role="admin", **kw):
+        user = make.user(email=f"{role}{org.pk}-{next(make._seq)}@example.com")
+        membership = make.membership(user, org, role=role, **kw)
+        client.force_login(user)
+        return membership
+
+    return sign_in
