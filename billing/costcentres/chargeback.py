@@ -174,7 +174,9 @@ def _fee_weights(statement, lines, allocator: Allocator, weights) -> None:
             ranges[lp.line_id].append((lo, hi))
     for line_id, fee_lines in fees.items():
         spans = ranges.get(line_id, [])
-        if len(spans) != len(fee_lines) or any(Decimal((hi - lo).days) != f.quantity for f, (lo, hi) in zip(fee_lines, spans, strict=False)):
+        if len(spans) != len(fee_lines) or any(
+            Decimal((hi - lo).days) != f.quantity for f, (lo, hi) in zip(fee_lines, spans, strict=False)
+        ):
             spans = [(lo, hi) for lo, hi in spans] or [(start, end_excl)]
             spans = [spans] * len(fee_lines)  # plans changed since: every fee line by all the line's days
         else:
@@ -192,7 +194,9 @@ def _adjustment_weights(statement, lines, weights) -> None:
         return
     # The billing run writes one line per adjustment applied, in the order it loaded them.
     adjustments = list(
-        Adjustment.objects.filter(applied_to=statement).select_related("corrects", "dispute__line").order_by("created_at", "pk")
+        Adjustment.objects.filter(applied_to=statement)
+        .select_related("corrects", "dispute__line")
+        .order_by("created_at", "pk")
     )
     if len(adjustments) != len(adjustment_lines):
         return

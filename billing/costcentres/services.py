@@ -70,7 +70,9 @@ def cost_centre_create(
     actor: Actor | None = None,
 ) -> CostCentre:
     code, name = code.strip(), name.strip()
-    cost_centre = CostCentre(organization=organization, code=code, name=name, gl_account=gl_account.strip(), parent=parent)
+    cost_centre = CostCentre(
+        organization=organization, code=code, name=name, gl_account=gl_account.strip(), parent=parent
+    )
     _validated(cost_centre, exclude=["parent", "organization"])
     _check_parent(organization, None, parent)
     with transaction.atomic():

@@ -77,9 +77,7 @@ def cost_centre_summary(
         raise UsageQueryError("costCentreLevel is 0 (the roots) or more", field="costCentreLevel")
     not_daily = filters.dimensions() & {Dimension.HOUR}
     if not_daily or filters.needs_raw():
-        raise UsageQueryError(
-            "usage by cost centre cannot be filtered by hour of day or call duration", field="filter"
-        )
+        raise UsageQueryError("usage by cost centre cannot be filtered by hour of day or call duration", field="filter")
     where, params = scope.sql("d")
     clauses, filter_params = filters.sql("d")
     sql = (

@@ -1,6 +1,7 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
+from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
 from billing.models.costcentres import (
     AllocationRule,
     AllocationShare,
@@ -8,7 +9,6 @@ from billing.models.costcentres import (
     JournalFormat,
     JournalSettings,
 )
-from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
 from billing.models.einvoice import StatementEInvoice
 from billing.models.offers import (
     Offer,

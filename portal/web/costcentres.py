@@ -174,7 +174,9 @@ def journal_settings(request):
             else:
                 messages.success(request, _("Journal settings saved."))
                 return redirect("cost-centres")
-    return render(request, "portal/costcentres/journal_settings.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "portal/costcentres/journal_settings.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def _statement(request, statement_id: int) -> Statement:
@@ -210,7 +212,8 @@ def journal(request, statement_id: int):
     chosen = request.GET.get("format") or journal_settings_of(statement.organization).journal_format
     if chosen not in JournalFormat.values:
         return HttpResponse(
-            _("format: %(value)s is not one of %(choices)s") % {"value": chosen, "choices": ", ".join(JournalFormat.values)},
+            _("format: %(value)s is not one of %(choices)s")
+            % {"value": chosen, "choices": ", ".join(JournalFormat.values)},
             status=400,
             content_type="text/plain; charset=utf-8",
         )

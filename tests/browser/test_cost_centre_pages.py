@@ -71,7 +71,5 @@ def test_finance_user_charges_back_a_statement(page, sign_in, billed_org, make, 
     with open(download.value.path(), "rb") as f:
         lines = f.read().decode("cp1252").split("\r\n")
     assert lines[0].startswith('"EXTF";700;21;"Buchungsstapel";13;')
-    signed = sum(
-        D(b.split(";")[0].replace(",", ".")) * (1 if b.split(";")[1] == '"S"' else -1) for b in lines[2:] if b
-    )
+    signed = sum(D(b.split(";")[0].replace(",", ".")) * (1 if b.split(";")[1] == '"S"' else -1) for b in lines[2:] if b)
     assert signed == statement.total

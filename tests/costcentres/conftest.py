@@ -23,7 +23,9 @@ def tree(billed_org):
     allocation_rule_set(
         organization=org, target=anna_line, valid_from=date(2026, 10, 1), shares=[(sales, D("60")), (support, D("40"))]
     )
-    allocation_rule_set(organization=org, target=org.berlin, valid_from=date(2026, 10, 20), shares=[(support, D("100"))])
+    allocation_rule_set(
+        organization=org, target=org.berlin, valid_from=date(2026, 10, 20), shares=[(support, D("100"))]
+    )
     adjustment_create(organization=org, amount=D("-5.00"), reason="Goodwill credit for outage")
     org.head, org.sales, org.support = head, sales, support
     return org

@@ -130,4 +130,6 @@ def test_export_is_audited_and_scoped(datev_org, issued_with_tree, monkeypatch, 
         )
     other = make.organization()
     with pytest.raises(issued_with_tree.DoesNotExist):
-        journal_export(scope=Scope(organization=other, sees_billing=True), statement=issued_with_tree, journal_format="csv")
+        journal_export(
+            scope=Scope(organization=other, sees_billing=True), statement=issued_with_tree, journal_format="csv"
+        )

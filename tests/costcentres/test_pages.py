@@ -19,7 +19,10 @@ def statement(billed_org):
 
 def test_an_admin_defines_a_tree_and_a_split_line(client, signed_in, billed_org, statement):
     signed_in(billed_org, role="admin")
-    assert client.post(reverse("cost-centres"), {"code": "1000", "name": "Head office", "gl_account": "6805"}).status_code == 302
+    assert (
+        client.post(reverse("cost-centres"), {"code": "1000", "name": "Head office", "gl_account": "6805"}).status_code
+        == 302
+    )
     head = CostCentre.objects.get(code="1000")
     client.post(reverse("cost-centres"), {"code": "1100", "name": "Sales", "parent": head.pk})
     client.post(reverse("cost-centres"), {"code": "1200", "name": "Support", "parent": head.pk, "gl_account": "6810"})
@@ -27,15 +30,29 @@ def test_an_admin_defines_a_tree_and_a_split_line(client, signed_in, billed_org,
     line = Line.objects.get(number="+493011112222")
     bad = client.post(
         reverse("allocation-rule-set"),
-        {"target_kind": "line", "line": line.pk, "valid_from": "2026-10-01", "cost_centre_1": sales.pk,
-         "percent_1": "60", "cost_centre_2": support.pk, "percent_2": "30"},
+        {
+            "target_kind": "line",
+            "line": line.pk,
+            "valid_from": "2026-10-01",
+            "cost_centre_1": sales.pk,
+            "percent_1": "60",
+            "cost_centre_2": support.pk,
+            "percent_2": "30",
+        },
     )
     assert bad.status_code == 400 and "the percentages add up to 90.00 %, not 100 %" in bad.content.decode()
     assert not AllocationRule.objects.exists()
     ok = client.post(
         reverse("allocation-rule-set"),
-        {"target_kind": "line", "line": line.pk, "valid_from": "2026-10-01", "cost_centre_1": sales.pk,
-         "percent_1": "60", "cost_centre_2": support.pk, "percent_2": "40"},
+        {
+            "target_kind": "line",
+            "line": line.pk,
+            "valid_from": "2026-10-01",
+            "cost_centre_1": sales.pk,
+            "percent_1": "60",
+            "cost_centre_2": support.pk,
+            "percent_2": "40",
+        },
     )
     assert ok.status_code == 302
     page = client.get(reverse("cost-centres")).content.decode()
@@ -77,5 +94,8 @@ def test_journal_errors_are_clear(client, signed_in, billed_org, statement):
     assert wrong.status_code == 400 and wrong.content.decode() == "format: xlsx is not one of csv, datev"
     unset = client.get(reverse("statement-journal", args=[statement.pk]) + "?format=datev")
     assert unset.status_code == 400 and "DATEV consultant number (Beraternummer) is not set" in unset.content.decode()
-    incomplete = client.post(reverse("journal-settings"), {"journal_format": "datev", "datev_fiscal_year_start_month": 1, "datev_account_length": 4})
+    incomplete = client.post(
+        reverse("journal-settings"),
+        {"journal_format": "datev", "datev_fiscal_year_start_month": 1, "datev_account_length": 4},
+    )
     assert incomplete.status_code == 400 and "required for DATEV journals" in incomplete.content.decode()

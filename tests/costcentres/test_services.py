@@ -97,10 +97,14 @@ def test_other_organizations_objects_are_not_found(org, make, centres):
     other = make.organization()
     foreign_line = make.line(other)
     with pytest.raises(CostCentreError, match="target: no such line"):
-        allocation_rule_set(organization=org, target=foreign_line, valid_from=date(2026, 1, 1), shares=[(centres[0], D(100))])
+        allocation_rule_set(
+            organization=org, target=foreign_line, valid_from=date(2026, 1, 1), shares=[(centres[0], D(100))]
+        )
     foreign_cc = cost_centre_create(organization=other, code="Z", name="Z")
     with pytest.raises(CostCentreError, match="row 1: no such cost centre"):
-        allocation_rule_set(organization=org, target=make.line(org), valid_from=date(2026, 1, 1), shares=[(foreign_cc, D(100))])
+        allocation_rule_set(
+            organization=org, target=make.line(org), valid_from=date(2026, 1, 1), shares=[(foreign_cc, D(100))]
+        )
 
 
 def test_the_database_refuses_overlaps_and_shares_not_adding_up(org, make, centres):

@@ -127,7 +127,9 @@ def _rule_end(w: World):
     from billing.costcentres.services import allocation_rule_set
 
     line = w.statement.lines.exclude(line=None).first().line
-    rule = allocation_rule_set(organization=w.org, target=line, valid_from=date(2026, 10, 1), shares=[(_cost_centre(w), 100)])
+    rule = allocation_rule_set(
+        organization=w.org, target=line, valid_from=date(2026, 10, 1), shares=[(_cost_centre(w), 100)]
+    )
     return lambda: w.client.post(reverse("allocation-rule-end", args=[rule.pk]), {"valid_to": "2026-12-01"})
 
 
@@ -206,9 +208,11 @@ WRITES = {
     "allocation-rule-set": (lambda w, m: _rule_set(w), AuditAction.ALLOCATION_RULE_SET),
     "allocation-rule-end": (lambda w, m: _rule_end(w), AuditAction.ALLOCATION_RULE_ENDED),
     "journal-settings": (
-        lambda w, m: lambda: w.client.post(
-            reverse("journal-settings"),
-            {"journal_format": "csv", "datev_fiscal_year_start_month": "1", "datev_account_length": "4"},
+        lambda w, m: (
+            lambda: w.client.post(
+                reverse("journal-settings"),
+                {"journal_format": "csv", "datev_fiscal_year_start_month": "1", "datev_account_length": "4"},
+            )
         ),
         AuditAction.JOURNAL_SETTINGS_CHANGED,
     ),
