@@ -96,3 +96,48 @@ def test_largest_remainder_rule():
     assert apportion([D("-0.95"), D("0.0798"), D("2.2802")], D("1.41"), cent) == [D("-0.95"), D("0.08"), D("2.28")]
     # a currency without minor units (JPY)
     assert apportion([D("50.5"), D("49.5")], D("100"), D(1)) == [D("51"), D("49")]
+
+
+def test_a_credit_for_a_disputed_line_follows_that_line(issued_with_tree, make):
+    from datetime import UTC, datetime
+
+    from billing.statements.disputes import dispute_open, dispute_resolve
+
+    october = issued_with_tree
+    org = october.organization
+    user = make.user("finance")
+    anna_fee = october.lines.get(position=1)  # 20.00, split 60/40 between Sales and Support
+    dispute = dispute_open(line=anna_fee, reason="Line was down", user=user)
+    dispute_resolve(dispute=dispute, accept=True, resolution="Credited", user=user, credit=D("10.00"))
+    november = make.issued_statement(org, 2026, 11, now=datetime(2026, 12, 3, tzinfo=UTC))
+    credit = november.lines.get(kind="adjustment")
+    cb = statement_chargeback(statement=november)
+    assert credit.amount == D("-10.00")
+    assert cb.shares[credit.position] == {org.sales.pk: D("-6.00"), org.support.pk: D("-4.00")}
+    assert sum(net + tax for net, tax in cb.rows.values()) == november.total
+
+
+def test_queries_do_not_grow_with_the_lines(make):
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.costcentres.services import allocation_rule_set, cost_centre_create
+
+    counts = []
+    for lines in (2, 6):
+        org = make.organization(tax_rate=D("0.19"), currency="EUR")
+        plan = make.plan(monthly_fee=D("9.99"), currency="EUR")
+        centre = cost_centre_create(organization=org, code="A", name="A")
+        for _ in range(lines):
+            line = make.line(org)
+            make.line_plan(line, plan, valid_from=date(2026, 1, 1))
+            allocation_rule_set(organization=org, target=line, valid_from=date(2026, 10, 10), shares=[(centre, 100)])
+        statement = make.issued_statement(org)
+        with CaptureQueriesContext(connection) as queries:
+            cb = statement_chargeback(statement=statement)
+            chargeback_by_cost_centre(cb)
+        counts.append(len(queries))
+        assert sum(net + tax for net, tax in cb.rows.values()) == statement.total
+    assert counts[0] == counts[1]
