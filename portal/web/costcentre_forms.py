@@ -88,6 +88,22 @@ class AllocationRuleForm(forms.Form):
         return data
 
 
+class UsageByCostCentreForm(forms.Form):
+    """Usage cost of any period by cost centre (GET)."""
+
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    level = forms.IntegerField(
+        label=_("Roll up to level"), required=False, min_value=0, help_text=_("0: the roots; blank: every cost centre")
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("The period ends before it starts."))
+        return data
+
+
 class RuleEndForm(forms.Form):
     valid_to = forms.DateField(label=_("Ends before"), widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,11 +31,21 @@ from billing.costcentres.services import (
     journal_settings_of,
     journal_settings_set,
 )
+from billing.costcentres.usage import cost_centre_summary
 from billing.models import AllocationRule, CostCentre, JournalFormat, Statement
+from billing.money import money
+from billing.periods import period_containing
+from billing.usage.selectors import Period, UsageQueryError
 from portal.actors import actor_of_request
 from portal.models import Role
 from portal.web.access import portal_view
-from portal.web.costcentre_forms import AllocationRuleForm, CostCentreForm, JournalSettingsForm, RuleEndForm
+from portal.web.costcentre_forms import (
+    AllocationRuleForm,
+    CostCentreForm,
+    JournalSettingsForm,
+    RuleEndForm,
+    UsageByCostCentreForm,
+)
 
 
 def _org(request):
@@ -50,9 +61,43 @@ def _error(form, error: CostCentreError, fields=None):
     form.add_error(error.field if error.field in (fields or form.fields) else None, str(error))
 
 
+def _usage(request) -> dict:
+    """The usage of a period (default: the current billing period) by cost centre, from the GET form."""
+    org = _org(request)
+    today = timezone.now().astimezone(org.tz).date()
+    current = period_containing(org, today)
+    form = UsageByCostCentreForm(request.GET or {"start": current.start, "end": min(today, current.end)})
+    if not form.is_valid():
+        return {"usage_form": form}
+    data = form.cleaned_data
+    try:
+        summary = cost_centre_summary(
+            scope=request.caller.scope, period=Period(data["start"], data["end"]), level=data.get("level")
+        )
+    except UsageQueryError as error:
+        form.add_error(None, str(error))
+        return {"usage_form": form}
+    # Rated amounts keep 6 places; shown once rounded half-up to the currency's unit (billing.money).
+    rows = [
+        (
+            _("Unallocated") if row.keys[0].value is None and not row.is_others else row.keys[0].label,
+            row.totals,
+            money(row.totals.cost, org.currency),
+        )
+        for row in summary.rows
+    ]
+    return {
+        "usage_form": form,
+        "usage": summary,
+        "usage_rows": rows,
+        "usage_cost": money(summary.totals.cost, org.currency),
+    }
+
+
 def _index(request, *, centre_form=None, rule_form=None, status=200):
     org = _org(request)
     context = {
+        **_usage(request),
         "tree": cost_centre_tree(organization=org),
         "rules": allocation_rules(organization=org),
         "centre_form": centre_form or CostCentreForm(organization=org),

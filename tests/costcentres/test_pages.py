@@ -99,3 +99,17 @@ def test_journal_errors_are_clear(client, signed_in, billed_org, statement):
         {"journal_format": "datev", "datev_fiscal_year_start_month": 1, "datev_account_length": 4},
     )
     assert incomplete.status_code == 400 and "required for DATEV journals" in incomplete.content.decode()
+
+
+def test_usage_of_any_period_by_cost_centre(client, signed_in, issued_with_tree):
+    org = issued_with_tree.organization
+    signed_in(org, role="analyst")
+    page = client.get(reverse("cost-centres"), {"start": "2026-10-01", "end": "2026-10-31", "level": ""})
+    html = page.content.decode()
+    table = html[html.index('id="usage-by-cost-centre"') :]
+    assert "1100 Sales" in table and "€0.42" in table and "1200 Support" in table and "€0.37" in table
+    rolled = client.get(reverse("cost-centres"), {"start": "2026-10-01", "end": "2026-10-31", "level": "0"})
+    table = rolled.content.decode()[rolled.content.decode().index('id="usage-by-cost-centre"') :]
+    assert "1000 Head office" in table and "€0.79" in table and "1100 Sales" not in table.split("</table>")[0]
+    bad = client.get(reverse("cost-centres"), {"start": "2026-10-31", "end": "2026-10-01"})
+    assert "The period ends before it starts." in bad.content.decode()
