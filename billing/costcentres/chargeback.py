@@ -164,7 +164,9 @@ def _fee_weights(statement, lines, allocator: Allocator, weights) -> None:
     allocator.load_assignments(fees)
     start, end_excl = statement.period_start, statement.period_end + timedelta(days=1)
     ranges = defaultdict(list)
-    plans = LinePlan.objects.filter(line_id__in=list(fees), valid_from__lt=end_excl).exclude(valid_to__lte=start)
+    plans = LinePlan.objects.filter(
+        organization=statement.organization, line_id__in=list(fees), valid_from__lt=end_excl
+    ).exclude(valid_to__lte=start)
     for lp in plans.select_related("line", "plan").order_by("line_id", "valid_from"):
         if not lp.plan.monthly_fee:
             continue
@@ -177,8 +179,8 @@ def _fee_weights(statement, lines, allocator: Allocator, weights) -> None:
         if len(spans) != len(fee_lines) or any(
             Decimal((hi - lo).days) != f.quantity for f, (lo, hi) in zip(fee_lines, spans, strict=False)
         ):
-            spans = [(lo, hi) for lo, hi in spans] or [(start, end_excl)]
-            spans = [spans] * len(fee_lines)  # plans changed since: every fee line by all the line's days
+            # the plans changed since the statement: every fee line by all the line's days
+            spans = [spans or [(start, end_excl)]] * len(fee_lines)
         else:
             spans = [[span] for span in spans]
         for fee_line, line_spans in zip(fee_lines, spans, strict=True):
@@ -194,7 +196,7 @@ def _adjustment_weights(statement, lines, weights) -> None:
         return
     # The billing run writes one line per adjustment applied, in the order it loaded them.
     adjustments = list(
-        Adjustment.objects.filter(applied_to=statement)
+        Adjustment.objects.filter(organization=statement.organization, applied_to=statement)
         .select_related("corrects", "dispute__line")
         .order_by("created_at", "pk")
     )
