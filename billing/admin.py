@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.shortcuts import render
 
 from billing.audit import Actor
+from billing.costcentres import admin as costcentres_admin  # noqa: F401 - registers the cost centre pages
 from billing.ingest.batches import VoidError, import_batch_void
 from billing.models import (
     Adjustment,

@@ -55,6 +55,13 @@ class AuditAction(models.TextChoices):
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
     # Usage imports.
     IMPORT_VOIDED = "import.voided", "Import voided"
+    # Cost centres and chargeback (billing.costcentres).
+    COST_CENTRE_CREATED = "cost_centre.created", "Cost centre created"
+    COST_CENTRE_CHANGED = "cost_centre.changed", "Cost centre changed"
+    ALLOCATION_RULE_SET = "allocation_rule.set", "Cost allocation rule set"
+    ALLOCATION_RULE_ENDED = "allocation_rule.ended", "Cost allocation rule ended"
+    JOURNAL_SETTINGS_CHANGED = "journal_settings.changed", "Journal settings changed"
+    JOURNAL_EXPORTED = "export.journal", "Chargeback journal exported"
 
 
 @dataclass(frozen=True)

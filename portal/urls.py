@@ -5,7 +5,7 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView, ThrottledPasswordResetView
-from portal.web import exports, offers, settings_pages, statement_pages, statements, usage, views
+from portal.web import costcentres, exports, offers, settings_pages, statement_pages, statements, usage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -64,6 +64,13 @@ urlpatterns = [
     path("exports/<int:job_id>/", exports.export_job, name="export-job"),
     path("exports/<int:job_id>/status", exports.export_job_status, name="export-status"),
     path("exports/<int:job_id>/download", exports.export_download, name="export-download"),
+    path("cost-centres/", costcentres.index, name="cost-centres"),
+    path("cost-centres/<int:cost_centre_id>/", costcentres.edit, name="cost-centre"),
+    path("cost-centres/rules/", costcentres.rule_set, name="allocation-rule-set"),
+    path("cost-centres/rules/<int:rule_id>/end", costcentres.rule_end, name="allocation-rule-end"),
+    path("cost-centres/journal-settings/", costcentres.journal_settings, name="journal-settings"),
+    path("statements/<int:statement_id>/chargeback/", costcentres.chargeback, name="statement-chargeback"),
+    path("statements/<int:statement_id>/journal", costcentres.journal, name="statement-journal"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,13 @@ from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Or
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
+from billing.models.costcentres import (
+    AllocationRule,
+    AllocationShare,
+    CostCentre,
+    JournalFormat,
+    JournalSettings,
+)
 from billing.models.einvoice import StatementEInvoice
 from billing.models.offer_events import (
     OfferAcceptance,
@@ -28,6 +35,11 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "AllocationRule",
+    "AllocationShare",
+    "CostCentre",
+    "JournalFormat",
+    "JournalSettings",
     "Payment",
     "EInvoiceFormat",
     "StatementEInvoice",

@@ -55,6 +55,7 @@ class Dimension(StrEnum):
     DAY = "day"
     WEEK = "week"  # Monday of the ISO week
     MONTH = "month"  # first day of the month
+    COST_CENTRE = "cost_centre"  # by allocation rules and their splits: billing.costcentres.usage, alone
 
 
 class Metric(StrEnum):
@@ -460,6 +461,8 @@ def usage_summary(
     filters.validate()
     if len(set(group_by)) != len(group_by):
         raise UsageQueryError("a dimension appears twice in groupBy", field="groupBy")
+    if Dimension.COST_CENTRE in group_by:
+        raise UsageQueryError("COST_CENTRE is grouped on its own (billing.costcentres.usage)", field="groupBy")
     if first is not None and not 1 <= first <= 1000:
         raise UsageQueryError("first must be between 1 and 1000", field="first")
     dims = list(group_by)

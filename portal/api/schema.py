@@ -2,12 +2,20 @@
 
 import graphene
 
-from portal.api import accounts, offers, statements, usage, webhooks
+from portal.api import accounts, costcentres, offers, statements, usage, webhooks
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 
 
-class Query(accounts.Query, usage.Query, statements.Query, offers.Query, webhooks.Query, graphene.ObjectType):
+class Query(
+    accounts.Query,
+    usage.Query,
+    statements.Query,
+    offers.Query,
+    webhooks.Query,
+    costcentres.Query,
+    graphene.ObjectType,
+):
     class Meta:
         description = "Read access to the caller's organization: usage, statements and offers."
 
@@ -29,5 +37,6 @@ PERMISSIONS = {
     **statements.PERMISSIONS,
     **offers.PERMISSIONS,
     **webhooks.PERMISSIONS,
+    **costcentres.PERMISSIONS,
 }
 protect_schema(schema.graphql_schema, PERMISSIONS)

@@ -4,6 +4,7 @@ from datetime import UTC
 
 import graphene
 
+from billing.costcentres.usage import cost_centre_summary
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
 from billing.usage import selectors
 from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, UsageFilter, UsageQueryError
@@ -253,6 +254,10 @@ class Query(graphene.ObjectType):
         descending=graphene.Boolean(default_value=True, description="Largest first."),
         first=graphene.Int(description="Top N groups (1–1000) followed by an 'all others' row."),
         compare_previous=graphene.Boolean(default_value=False, description="Also total the previous period."),
+        cost_centre_level=graphene.Int(
+            description="With groupBy [COST_CENTRE]: count deeper cost centres at their ancestor on this level "
+            "of the tree (0 = the roots); default: each cost centre on its own."
+        ),
     )
     usage_records = graphene.relay.ConnectionField(
         UsageRecordConnection,
@@ -265,6 +270,9 @@ class Query(graphene.ObjectType):
 
     def resolve_usage_summary(root, info, period, group_by, filter=None, order_by=Metric.COST.value, **kwargs):
         require_usage(info)
+        dims = [Dimension(getattr(d, "value", d)) for d in group_by]
+        if Dimension.COST_CENTRE in dims:
+            return _wrap(lambda: _cost_centre_summary(info, period, dims, filter, order_by, kwargs))
         return _wrap(
             lambda: _summary(
                 selectors.usage_summary(
@@ -306,6 +314,29 @@ class Query(graphene.ObjectType):
                 end_cursor=page.end_cursor,
             ),
         )
+
+
+def _cost_centre_summary(info, period, dims, filter, order_by, kwargs):
+    """groupBy [COST_CENTRE]: usage split by the allocation rules (billing.costcentres.usage)."""
+    if dims != [Dimension.COST_CENTRE]:
+        raise UsageQueryError("COST_CENTRE cannot be combined with other dimensions", field="groupBy")
+    period = to_period(period)
+    ask = dict(
+        scope=caller(info).scope,
+        filters=to_filter(filter),
+        level=kwargs.get("cost_centre_level"),
+    )
+    result = cost_centre_summary(
+        period=period,
+        order_by=Metric(getattr(order_by, "value", order_by)) if order_by else None,
+        descending=kwargs.get("descending", True),
+        first=kwargs.get("first"),
+        **ask,
+    )
+    if kwargs.get("compare_previous"):
+        result.previous_period = period.previous()
+        result.previous_totals = cost_centre_summary(period=result.previous_period, **ask).totals
+    return _summary(result)
 
 
 def _summary(result):

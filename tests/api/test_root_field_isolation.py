@@ -51,6 +51,7 @@ def _records(dimension: str) -> str:
 
 NODE = "query ($v: ID!) { node(id: $v) { id __typename } }"
 STATEMENT = "query ($v: String!) { statement(number: $v) { number total lines { description } } }"
+CHARGEBACK = "query ($v: String!) { statementChargeback(number: $v) { number total costCentres { gross } } }"
 RESPOND = "mutation ($v: ID!) { respondToOffer(offerId: $v, decision: ACCEPT) { offer { id } errors { field code message } } }"
 DISPUTE = (
     'mutation ($v: String!) { disputeStatementLine(number: $v, linePosition: 1, reason: "Not ours") '
@@ -76,6 +77,7 @@ def cases(foreign: Foreign) -> dict[str, list[tuple[str, object, object]]]:
     return {
         "Query.node": [(NODE, encode_id(kind, pk), encode_id(kind, never)) for kind, pk in gids.items()],
         "Query.statement": [(STATEMENT, foreign.statement.number, "2099-999999")],
+        "Query.statementChargeback": [(CHARGEBACK, foreign.statement.number, "2099-999999")],
         "Query.usageSummary": [
             (_summary("locations"), encode_id("Location", location.pk), encode_id("Location", never)),
             (_summary("persons"), encode_id("Person", person.pk), encode_id("Person", never)),
@@ -99,7 +101,7 @@ def _answer(client, query, value) -> tuple:
 
 
 def test_every_root_field_taking_an_id_has_an_isolation_case():
-    covered = {"Query.node", "Query.statement", "Query.usageSummary", "Query.usageRecords"}
+    covered = {"Query.node", "Query.statement", "Query.statementChargeback", "Query.usageSummary", "Query.usageRecords"}
     covered |= {"Mutation.respondToOffer", "Mutation.disputeStatementLine"}
     assert root_fields_taking_an_id() == covered, "a root field taking an id needs a case in cases()"
 

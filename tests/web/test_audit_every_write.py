@@ -58,6 +58,8 @@ NO_WRITE = {
     "password_reset_done": "a page",
     "password_reset_complete": "a page",
     "healthz": "a probe",
+    "statement-chargeback": "a page",
+    "statement-journal": "a download: audited as a read (export.journal), tests/costcentres",
     "graphql": "its mutations are walked by test_every_mutation_is_covered",
 }
 
@@ -111,6 +113,30 @@ def _offer_respond(w: World, make):
 def _saved_view_delete(w: World):
     view = SavedView.objects.create(user=w.admin.user, organization=w.org, name="Mine", query="period=last_month")
     return lambda: w.client.post(reverse("saved-view-delete", args=[view.pk]))
+
+
+def _cost_centre(w: World, code="CC1"):
+    from billing.costcentres.services import cost_centre_create
+
+    return cost_centre_create(organization=w.org, code=code, name="Sales")
+
+
+def _rule_end(w: World):
+    from datetime import date
+
+    from billing.costcentres.services import allocation_rule_set
+
+    line = w.statement.lines.exclude(line=None).first().line
+    rule = allocation_rule_set(
+        organization=w.org, target=line, valid_from=date(2026, 10, 1), shares=[(_cost_centre(w), 100)]
+    )
+    return lambda: w.client.post(reverse("allocation-rule-end", args=[rule.pk]), {"valid_to": "2026-12-01"})
+
+
+def _rule_set(w: World):
+    centre, line = _cost_centre(w), w.statement.lines.exclude(line=None).first().line
+    data = {"target_kind": "line", "line": line.pk, "valid_from": "2026-10-01", "cost_centre_1": centre.pk}
+    return lambda: w.client.post(reverse("allocation-rule-set"), {**data, "percent_1": "100"})
 
 
 # route name -> (prepare(world, make) returning the request to make, the action it must record, the row it made)
@@ -169,6 +195,27 @@ WRITES = {
         AuditAction.SAVED_VIEW_CREATED,
     ),
     "saved-view-delete": (lambda w, m: _saved_view_delete(w), AuditAction.SAVED_VIEW_DELETED),
+    "cost-centres": (
+        lambda w, m: lambda: w.client.post(reverse("cost-centres"), {"code": "4100", "name": "Sales"}),
+        AuditAction.COST_CENTRE_CREATED,
+    ),
+    "cost-centre": (
+        lambda w, m: (
+            lambda c: lambda: w.client.post(reverse("cost-centre", args=[c.pk]), {"name": "Sales DE", "active": "on"})
+        )(_cost_centre(w)),
+        AuditAction.COST_CENTRE_CHANGED,
+    ),
+    "allocation-rule-set": (lambda w, m: _rule_set(w), AuditAction.ALLOCATION_RULE_SET),
+    "allocation-rule-end": (lambda w, m: _rule_end(w), AuditAction.ALLOCATION_RULE_ENDED),
+    "journal-settings": (
+        lambda w, m: (
+            lambda: w.client.post(
+                reverse("journal-settings"),
+                {"journal_format": "csv", "datev_fiscal_year_start_month": "1", "datev_account_length": "4"},
+            )
+        ),
+        AuditAction.JOURNAL_SETTINGS_CHANGED,
+    ),
 }
 
 

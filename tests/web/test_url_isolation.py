@@ -21,7 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from billing.models import OfferRecommendation, Statement
+from billing.costcentres.services import allocation_rule_set, cost_centre_create
+from billing.models import AllocationRule, CostCentre, Line, OfferRecommendation, Statement
 from billing.offers.services import offers_compute
 from billing.statements.pdf import statement_render
 from portal.api.core.auth import token_create
@@ -55,6 +56,10 @@ ROUTES = {
     "export-job": Route("export", ExportJob, ("GET",)),
     "export-status": Route("export", ExportJob, ("GET",)),
     "export-download": Route("export", ExportJob, ("GET",)),
+    "statement-chargeback": Route("statement", Statement, ("GET",)),
+    "statement-journal": Route("statement", Statement, ("GET",)),
+    "cost-centre": Route("cost_centre", CostCentre, ("GET", "POST"), {"name": "Mine", "active": "on"}),
+    "allocation-rule-end": Route("allocation_rule", AllocationRule, ("POST",), {"valid_to": "2026-12-01"}),
     # Django's set-password link: the id is a user's (base64); without a valid token it is refused alike.
     "password_reset_confirm": Route("user_uid", Membership, ("GET",)),
 }
@@ -131,6 +136,13 @@ class Foreign:
             file=f"{self.org.pk}/job.csv",
             params={"start": ["2026-10-01"], "end": ["2026-10-31"]},
             finished_at=datetime(2026, 11, 1, tzinfo=UTC),
+        )
+        self.cost_centre = cost_centre_create(organization=self.org, code="THEIRS", name="Theirs")
+        self.allocation_rule = allocation_rule_set(
+            organization=self.org,
+            target=Line.objects.filter(organization=self.org).first(),
+            valid_from=datetime(2026, 1, 1).date(),
+            shares=[(self.cost_centre, 100)],
         )
         self.user_uid = self.admin  # the URL takes the user's id in base64, below
         return self

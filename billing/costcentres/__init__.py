@@ -1,0 +1,1 @@
+"""Cost centres, allocation rules, chargeback and its journal (CSV, DATEV)."""
