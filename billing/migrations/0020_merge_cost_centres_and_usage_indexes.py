@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0019_cost_centres'),
-        ('billing', '0019_usage_drop_indexes_covered_by_composites'),
+        ("billing", "0019_cost_centres"),
+        ("billing", "0019_usage_drop_indexes_covered_by_composites"),
     ]
 
-    operations = [
-    ]
+    operations = []
