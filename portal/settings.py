@@ -309,6 +309,10 @@ GRAPHQL_REQUEST_BUDGET_MS = int(os.environ.get("GRAPHQL_REQUEST_BUDGET_MS", "800
 GRAPHQL_CONCURRENCY_PER_ORGANIZATION = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_ORGANIZATION", "4"))
 GRAPHQL_CONCURRENCY_PER_TOKEN = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_TOKEN", "2"))
 GRAPHQL_RATE_LIMIT_POINTS = int(os.environ.get("GRAPHQL_RATE_LIMIT_POINTS", "10000"))
+# Cost points (about 1 ms of server time each, portal/api/core/costs.py) all tokens and sessions of one
+# organization may spend per minute: with at most 2.5 ms per point measured (benchmark figure 8), 12,000
+# points buy at most 30 s of a minute, a quarter of a 2-core server; the README's GraphQL section says how to set it.
+GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE = int(os.environ.get("GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE", "12000"))
 GRAPHENE = {"SCHEMA": "portal.api.schema.schema"}
 
 # Rate-limit counters and other short-lived state: Redis when REDIS_URL is set (shared by all workers).

@@ -305,7 +305,7 @@ def whole_months(period: Period) -> tuple[date, date] | None:
     return (first, last) if first <= last else None
 
 
-def _choose_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None, period: Period) -> str:
+def summary_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None, period: Period) -> str:
     if force:
         if force == "monthly" and dimensions & _NOT_IN_MONTHLY:
             raise ValueError(f"the monthly rollup cannot answer {sorted(dimensions & _NOT_IN_MONTHLY)}")
@@ -464,7 +464,7 @@ def usage_summary(
         raise UsageQueryError("first must be between 1 and 1000", field="first")
     dims = list(group_by)
     needed = set(dims) | filters.dimensions()
-    chosen = _choose_source(needed, filters, source, period)
+    chosen = summary_source(needed, filters, source, period)
     sql, params = _aggregate_query(scope, period, dims, filters, chosen)
     raw_rows = _run(sql, params, len(dims))
     labels = _labels(scope, dims, raw_rows)
@@ -490,7 +490,7 @@ def usage_summary(
     previous_period = previous_totals = None
     if compare_previous:
         previous_period = period.previous()
-        previous_source = _choose_source(needed, filters, source, previous_period)
+        previous_source = summary_source(needed, filters, source, previous_period)
         sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source)
         previous_totals = _run(sql, params, 0)[0][1]
     return UsageSummary(
