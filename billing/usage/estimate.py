@@ -48,6 +48,20 @@ UNION ALL
 SELECT 'hourly', date_trunc('month', local_date)::date, count(*), 0 FROM billing_usagehourly
  WHERE organization_id = %(org)s GROUP BY 2
 """
+# How the organization's records spread over the values the monthly rollup keeps: a filter's share.
+_SHARE_COLUMNS = {
+    Dimension.LOCATION: "location_id",
+    Dimension.PERSON: "person_id",
+    Dimension.CATEGORY: "category",
+    Dimension.DIRECTION: "direction",
+    Dimension.USAGE_TYPE: "usage_type",
+    Dimension.DURATION_BAND: "duration_band",
+}
+_SHARES_SQL = " UNION ALL ".join(
+    f"SELECT '{dim.value}', {column}::text, sum(records) FROM billing_usagemonthly "  # noqa: S608 - fixed names
+    f"WHERE organization_id = %(org)s GROUP BY {column}"
+    for dim, column in _SHARE_COLUMNS.items()
+)
 _CARDINALITY_SQL = """
 SELECT (SELECT count(*) FROM billing_location WHERE organization_id = %(org)s),
        (SELECT count(*) FROM billing_person WHERE organization_id = %(org)s),
@@ -61,6 +75,8 @@ class UsageStatistics:
     """An organization's warehouse in numbers: rows per month (first day) at each level."""
 
     rows: dict[str, dict[date, int]] = field(default_factory=lambda: {level: {} for level in LEVELS})
+    # Records per value of the dimensions the monthly rollup keeps (values as text; None: no location/person).
+    shares: dict[str, dict[str | None, int]] = field(default_factory=dict)
     locations: int = 0
     persons: int = 0
     lines: int = 0
@@ -115,6 +131,9 @@ def usage_statistics(organization_id: int) -> UsageStatistics:
                 stats.rows[level][month] = rows
                 if level == "monthly":
                     stats.rows["raw"][month] = int(records or 0)
+            cursor.execute(_SHARES_SQL, {"org": organization_id})
+            for dimension, value, records in cursor.fetchall():
+                stats.shares.setdefault(dimension, {})[value] = int(records or 0)
             cursor.execute(_CARDINALITY_SQL, {"org": organization_id})
             stats.locations, stats.persons, stats.lines, stats.countries = cursor.fetchone()
         cache.set(key, stats, STATISTICS_SECONDS)
@@ -130,11 +149,20 @@ class ReadEstimate:
 
 
 def _selectivity(stats: UsageStatistics, filters: UsageFilter, period: Period) -> float:
-    """The share of records a filter keeps, taking values as evenly spread (no statistics per value)."""
+    """The share of records a filter keeps: from the records per value where the monthly rollup counts
+    them (location, person, category, direction, type, band), else as if values were evenly spread."""
     share = 1.0
     for name, dimension in UsageFilter._BY_DIMENSION.items():
         values = getattr(filters, name)
-        if values:
+        if not values:
+            continue
+        counts = stats.shares.get(dimension.value)
+        if counts:
+            wanted = {str(v) for v in values}
+            # A value never seen counts as one record: the walk passes every record and finds nothing.
+            kept = sum(n for value, n in counts.items() if value in wanted) or 1
+            share *= min(1.0, kept / max(sum(counts.values()), 1))
+        else:
             share *= min(1.0, len(set(values)) / stats.cardinality(dimension, period))
     for bound in (filters.min_duration_seconds, filters.max_duration_seconds):
         if bound is not None:

@@ -706,23 +706,24 @@ def figure_refusal(report: Report, api: Api, token: str, start: date, end: date,
 # --- 7. load --------------------------------------------------------------------------------------
 
 
-# Each load client rotates over a few tokens, like the latency series: one token may spend 10,000 cost
-# points a minute, which a client doing 20+ requests a second against a fast server exceeds (a 429 is
-# the rate limit working, not the server failing, and is not what this figure measures).
+# Each load client rotates over a few tokens of its organization, like the latency series: one token may
+# spend 10,000 cost points a minute, which a client doing 20+ requests a second against a fast server
+# exceeds (a 429 is the rate limit working, not the server failing, and is not what this figure measures).
 LOAD_TOKENS_PER_CLIENT = 8
 
 
-def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
+def _load_client(base_url, org, seconds, seed, out, errors):
+    """``org``: one organization's traffic (open_loop.organizations_traffic) with this client's tokens."""
     rnd = random.Random(seed)
-    api = Api(base_url, tokens)
+    api = Api(base_url, org["tokens"])
     summaries = [SUMMARY % g for g in SUMMARIES.values()]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         pick = rnd.random()
         if pick < 0.5:
-            query, vars_ = rnd.choice(summaries), {"period": variables["period"]}
+            query, vars_ = rnd.choice(summaries), {"period": org["period"]}
         elif pick < 0.85:
-            query, vars_ = DRILL_DOWN, {**variables["drill"], "location": rnd.choice(variables["locations"])}
+            query, vars_ = DRILL_DOWN, {"period": org["month"], "location": rnd.choice(org["locations"]), "first": 50}
         else:
             query, vars_ = STATEMENTS, {}
         began = time.perf_counter()
@@ -735,18 +736,18 @@ def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
                 failure = f"HTTP {status}"
         except Exception as exc:  # noqa: BLE001 - any failure of a request is an error to count
             failure = type(exc).__name__
-            api = Api(base_url, tokens)
+            api = Api(base_url, org["tokens"])
         out.append((time.perf_counter() - began) * 1000)
         if failure:
             errors.append(failure)
 
 
 def _load_process(args):
-    base_url, clients, variables, seconds, seed = args
+    base_url, clients, seconds, seed = args
     out, errors = [], []
     threads = [
-        threading.Thread(target=_load_client, args=(base_url, t, variables, seconds, seed * 1000 + i, out, errors))
-        for i, t in enumerate(clients)
+        threading.Thread(target=_load_client, args=(base_url, org, seconds, seed * 1000 + i, out, errors))
+        for i, org in enumerate(clients)
     ]
     for thread in threads:
         thread.start()
@@ -755,24 +756,20 @@ def _load_process(args):
     return out, errors
 
 
-def figure_load(
-    report: Report, api: Api, base_url: str, tokens: list[str], start: date, end: date, sizes: Sizes, workers: int
-) -> None:
-    locations = [e["node"]["id"] for e in api.ok(LOCATIONS)["viewer"]["organization"]["locations"]["edges"]]
-    variables = {
-        "period": _period(start, end),
-        "drill": {"period": _period(end.replace(day=1), end), "first": 50},
-        "locations": locations,
-    }
-    clients = [tokens[i : i + LOAD_TOKENS_PER_CLIENT] for i in range(0, len(tokens), LOAD_TOKENS_PER_CLIENT)]
+def figure_load(report: Report, base_url: str, orgs: list[dict], sizes: Sizes, workers: int) -> None:
+    """``sizes.load_clients`` closed-loop clients spread over the organizations in turn, each with
+    LOAD_TOKENS_PER_CLIENT tokens of its own organization (``orgs[i]["tokens"]`` holds enough)."""
+    clients = []
+    for i in range(sizes.load_clients):
+        org = orgs[i % len(orgs)]
+        n = i // len(orgs)
+        clients.append({**org, "tokens": org["tokens"][n * LOAD_TOKENS_PER_CLIENT : (n + 1) * LOAD_TOKENS_PER_CLIENT]})
     processes = min(sizes.load_processes, len(clients))
     shares = [clients[i::processes] for i in range(processes)]
     connections.close_all()  # no database connection is shared with the forked client processes
     began = time.monotonic()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        results = pool.map(
-            _load_process, [(base_url, s, variables, sizes.load_seconds, i) for i, s in enumerate(shares)]
-        )
+        results = pool.map(_load_process, [(base_url, s, sizes.load_seconds, i) for i, s in enumerate(shares)])
     elapsed = time.monotonic() - began
     latencies = [ms for out, _ in results for ms in out]
     kinds = Counter(kind for _, failures in results for kind in failures)
@@ -780,13 +777,19 @@ def figure_load(
     rps = len(latencies) / elapsed
     report.context["load"] = {
         "clients": len(clients),
+        "organizations": len(orgs),
         "tokens_per_client": LOAD_TOKENS_PER_CLIENT,
         "seconds": sizes.load_seconds,
         "requests": len(latencies),
         "server": f"gunicorn, {workers} workers × gthread",
         "mix": "50% summaries (3 kinds), 35% drill-down pages of 50, 15% statement lists",
     }
-    report.add("7.load.rps", f"load: {len(clients)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
+    report.add(
+        "7.load.rps",
+        f"load: {len(clients)} clients over {len(orgs)} organizations × {sizes.load_seconds:.0f} s, requests/s",
+        rps,
+        "req/s",
+    )
     report.add("7.load.p95_ms", "load: p95 latency", percentile(latencies, 95) if latencies else None, "ms")
     report.add(
         "7.load.errors",

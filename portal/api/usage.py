@@ -339,7 +339,9 @@ def _records_cost(context, args) -> costs.FieldCost:
         order_by=order,
         first=args.get("first") or 1,
     )
-    return costs.FieldCost(points=read.rows_read * costs.POINTS_PER_RECORD_READ)
+    return costs.FieldCost(
+        points=read.rows_read * costs.POINTS_PER_RECORD_READ + read.returned * costs.POINTS_PER_RECORD_RETURNED
+    )
 
 
 def _summary(result):

@@ -6,9 +6,9 @@ and the largest milliseconds per point, from which the per-organization budget i
 
 The query's cost is the sum over the fields it selects:
 
-- every object field resolved costs ``OBJECT_POINTS`` (graphql-core builds and completes it), times
-  the size of the list or page it sits in: a connection's ``first``/``last``, a plain list's hinted
-  size or ``LIST_ASSUMED_SIZE``;
+- every object field resolved costs ``OBJECT_POINTS`` (graphql-core builds and completes it) and
+  every scalar field ``SCALAR_POINTS``, times the size of the list or page they sit in: a
+  connection's ``first``/``last``, a plain list's hinted size or ``LIST_ASSUMED_SIZE``;
 - a root field without a hint costs ``ROOT_FIELD_POINTS`` (an indexed lookup or two);
 - a field with a hint costs what its hint says: the hint gets the caller's context and the field's
   coerced arguments, and returns its own points (the rows its SQL will read) and, optionally, the
@@ -35,12 +35,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-OBJECT_POINTS = 0.02  # one object completed by graphql-core with its scalar fields
+OBJECT_POINTS = 0.04  # one object built and completed by graphql-core
+SCALAR_POINTS = 0.005  # one scalar field of it completed and serialized
 ROOT_FIELD_POINTS = 1.0  # a root field that declares no hint: a query or two on indexes
 POINTS_PER_ROW_READ = 0.0004  # one rollup row scanned and aggregated by PostgreSQL
-POINTS_PER_RECORD_READ = 0.002  # one usage record read through an index (heap fetch, wider row)
-POINTS_PER_GROUP = 0.01  # one group of a summary built in Python (totals, label, sort)
-BASE_POINTS = 1.0  # what a request costs before any field: authentication, parsing, transaction
+POINTS_PER_RECORD_READ = 0.0015  # one usage record read through an index (heap fetch, wider row)
+POINTS_PER_GROUP = 0.06  # one group of a summary built in Python (totals, label, sort)
+POINTS_PER_RECORD_RETURNED = 0.15  # one usage record built by the ORM with its line, person and location
+BASE_POINTS = 6.0  # what a request costs before any field: authentication, audit, parsing, transaction
 
 
 @dataclass

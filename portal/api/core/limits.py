@@ -149,7 +149,7 @@ class _Walker:
         named = get_named_type(field_type)
         own = self._own_cost(field, node, parent_type)
         if not isinstance(named, GraphQLObjectType) and not hasattr(named, "fields"):
-            return own.points  # scalar or enum
+            return own.points + costs.SCALAR_POINTS  # scalar or enum
         hinted_size, child_sizes = sizes.get(name, (None, {}))
         if own.sizes:
             child_sizes = {**child_sizes, **costs.nested_sizes(own.sizes)}

@@ -302,12 +302,14 @@ class GraphQLView(View):
         slots = fairness.redis_slots()
         try:
             if slots is not None:
-                slots.acquire(caller)
+                slots.acquire(caller, analysis.cost)
             with transaction.atomic():
                 left = deadline.check()
                 if slots is None:  # slots are advisory locks of this transaction, taken with the timeout set
                     fairness.acquire_in_transaction(
-                        caller, statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS))
+                        caller,
+                        statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS)),
+                        cost=analysis.cost,
                     )
                 else:
                     deadline.set_statement_timeout()
