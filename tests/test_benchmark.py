@@ -32,6 +32,8 @@ FIGURES = {
             ("raw_sql_ms", ""),
             ("vs_rollup_sql", "≤ 3×"),
             ("vs_raw_sql", "≥ 20×"),
+            ("table_p50_ms", ""),
+            ("table_vs_rollup_sql", "≤ 2×"),
         )
     },
     "1.rollup.monthly_compression": "",
@@ -60,6 +62,15 @@ FIGURES = {
     "7.load.rps": "",
     "7.load.p95_ms": "",
     "7.load.errors": "= 0",
+    "8.cost.queries": "",
+    "8.cost.spearman": "≥ 0.8",
+    "8.cost.max_ms_per_point": "",
+    "8.cost.org_budget_share": "≤ 25%",
+    "9.fairness.alone_p95_ms": "",
+    "9.fairness.beside_heavy_p95_ms": "≤ 500 ms",
+    "9.fairness.slowdown": "",
+    "10.open_loop.max_rate": "",
+    "10.open_loop.p95_at_max": "≤ 300 ms",
 }
 
 
@@ -103,6 +114,7 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
     assert figures["6.refusal.queries"]["value"] == 0
     assert figures["5.billing.organizations"]["value"] == 3
     assert figures["7.load.errors"]["value"] == 0
+    assert figures["8.cost.queries"]["value"] >= 30  # the grid: at least 30 shapes measured
 
     # The import and the billing run left nothing behind: no throwaway organization, no extra record.
     assert not Organization.objects.filter(account_number__startswith="BENCH-").exists()

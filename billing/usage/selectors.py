@@ -125,6 +125,19 @@ _AGGREGATES = {
     ),
 }
 _SUMMED = ("records", "calls", "messages", "data_sessions", "duration", "billable", "data_bytes", "cost")
+# The aggregates each metric is computed from (a summary asked for some metrics computes only those).
+_METRIC_AGGREGATES = {
+    "records": {"records"},
+    "calls": {"calls"},
+    "messages": {"messages"},
+    "data_sessions": {"data_sessions"},
+    "minutes": {"duration"},
+    "billable_minutes": {"billable"},
+    "data_mb": {"data_bytes"},
+    "cost": {"cost"},
+    "average_call_seconds": {"duration", "calls"},
+    "longest_call_seconds": {"longest"},
+}
 
 TWO_PLACES = Decimal("0.01")
 MB = Decimal(1_000_000)
@@ -332,7 +345,7 @@ _ROLLUP_COLUMNS = (
 )
 
 
-def _aggregate_query(scope, period, dims, filters, source):
+def _aggregate_query(scope, period, dims, filters, source, aggregates_needed=None):
     raw = source == "raw"
     scope_sql, scope_params = scope.sql()
     filter_clauses, filter_params = filters.sql()
@@ -344,7 +357,12 @@ def _aggregate_query(scope, period, dims, filters, source):
         return clauses, [*scope_params, start, end, *filter_params]
 
     dim_sql = [_dimension_sql(d) for d in dims]
-    aggregates = [f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)" for name in _AGGREGATES]
+    aggregates = [
+        f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)"
+        if aggregates_needed is None or name in aggregates_needed
+        else "0"  # not asked for: the column stays, the work goes
+        for name in _AGGREGATES
+    ]
     select = ", ".join(dim_sql + aggregates)
     months = whole_months(period) if source == "monthly" else None
     if source == "monthly" and months != (period.start, period.end):
@@ -450,10 +468,12 @@ def usage_summary(
     first: int | None = None,
     compare_previous: bool = False,
     source: str | None = None,
+    metrics: set[Metric] | None = None,
 ) -> UsageSummary:
     """Usage in ``period`` grouped by ``group_by``; top ``first`` groups plus an "all others" row.
 
     ``order_by=None`` sorts by the group keys. ``source`` forces a table (tests and the benchmark).
+    ``metrics``: compute only these (and ``order_by``); every other metric of the answer reads 0.
     """
     filters = filters or UsageFilter()
     _validate_period(period)
@@ -465,7 +485,11 @@ def usage_summary(
     dims = list(group_by)
     needed = set(dims) | filters.dimensions()
     chosen = summary_source(needed, filters, source, period)
-    sql, params = _aggregate_query(scope, period, dims, filters, chosen)
+    aggregates_needed = None
+    if metrics is not None:
+        asked = set(metrics) | ({order_by} if order_by is not None else set())
+        aggregates_needed = set().union(*(_METRIC_AGGREGATES[m.value] for m in asked))
+    sql, params = _aggregate_query(scope, period, dims, filters, chosen, aggregates_needed)
     raw_rows = _run(sql, params, len(dims))
     labels = _labels(scope, dims, raw_rows)
     rows = [
@@ -491,7 +515,7 @@ def usage_summary(
     if compare_previous:
         previous_period = period.previous()
         previous_source = summary_source(needed, filters, source, previous_period)
-        sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source)
+        sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source, aggregates_needed)
         previous_totals = _run(sql, params, 0)[0][1]
     return UsageSummary(
         period=period,

@@ -118,6 +118,13 @@ SUMMARY = """query Summary($period: PeriodInput!) {
     totals { calls minutes cost }
   }
 }"""
+# The same summary in the flat table shape (issue 21 item 3: one list of strings per group).
+SUMMARY_TABLE = """query SummaryTable($period: PeriodInput!) {
+  usageSummary(period: $period, groupBy: %s, orderBy: null) {
+    table(metrics: [CALLS, MINUTES, COST]) { rows }
+    totals { calls minutes cost }
+  }
+}"""
 SUMMARIES = {
     "location_month": "[LOCATION, MONTH]",
     "person": "[PERSON]",
@@ -224,6 +231,7 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
     for name, group_by in SUMMARIES.items():
         query = SUMMARY % group_by
         http_ms = timed(lambda q=query: api.ok(q, variables), sizes.repeats, warmup=2)
+        table_ms = timed(lambda q=SUMMARY_TABLE % group_by: api.ok(q, variables), sizes.repeats, warmup=2)
         keys, n = BARE_SQL[name]
         timings = {}
         for source, table in (
@@ -257,6 +265,16 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
             "ms",
         )
         report.add(f"1.{name}.raw_sql_ms", f"{label}: bare SQL on raw records, median", raw, "ms")
+        table_p50 = percentile(table_ms, 50)
+        report.add(f"1.{name}.table_p50_ms", f"{label}: API p50, flat table shape", table_p50, "ms")
+        report.add(
+            f"1.{name}.table_vs_rollup_sql",
+            f"{label}: API p50 (flat table) / rollup SQL",
+            table_p50 / rollup,
+            "×",
+            "≤ 2×",
+            table_p50 / rollup <= 2,
+        )
         report.add(
             f"1.{name}.vs_rollup_sql", f"{label}: API p50 / rollup SQL", p50 / rollup, "×", "≤ 3×", p50 / rollup <= 3
         )

@@ -3,6 +3,8 @@
 from datetime import UTC
 
 import graphene
+from graphql import FieldNode
+from graphql.execution.values import get_argument_values
 
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
 from billing.usage import estimate, selectors
@@ -128,6 +130,70 @@ class UsageSummaryRow(graphene.ObjectType):
     is_others = graphene.Boolean(required=True, description="True for the 'all others' row after a top-N.")
 
 
+class UsageTableRow(graphene.Scalar):
+    """One group of a usage table: a JSON array of strings (null where a group has no id), in the order of
+    the table's columns. Output only. One value per row rather than a list of String, so that a table of
+    thousands of cells costs the server one step per row."""
+
+    @staticmethod
+    def serialize(value):
+        return value
+
+    @staticmethod
+    def parse_value(value):
+        raise ApiError("UsageTableRow is an output type", Codes.BAD_ARGUMENT)
+
+    parse_literal = parse_value
+
+
+class UsageSummaryTable(graphene.ObjectType):
+    class Meta:
+        description = (
+            "The summary's groups as a flat table: one list of strings per group, in the order of columns. "
+            "The same numbers as rows { keys metrics }, in a shape that is faster to serve and to read."
+        )
+
+    columns = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description="Column names: per groupBy dimension its label (e.g. location) and, for location, person "
+        "and line, its global id (locationId); then the metrics asked for (their UsageMetric names, e.g. cost).",
+    )
+    rows = graphene.List(
+        graphene.NonNull(UsageTableRow),
+        required=True,
+        description="One list per group, sorted like rows; numbers as decimal strings (money 6 decimals, minutes 2); "
+        "null ids and a label 'All others' on the row after a top-N.",
+    )
+
+
+_ALL_METRICS = [m for m in Metric]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _table(result, metrics: list[Metric]) -> UsageSummaryTable:
+    columns = []
+    for dim in result.group_by:
+        columns.append(_camel(dim.value))
+        if dim in _ID_TYPES:
+            columns.append(f"{_camel(dim.value)}Id")
+    columns += [_camel(m.value) for m in metrics]
+    rows = []
+    for row in result.rows:
+        cells = []
+        for key in row.keys:
+            cells.append(key.label)
+            if key.dimension in _ID_TYPES:
+                cells.append(encode_id(_ID_TYPES[key.dimension], key.value) if key.value is not None else None)
+        cells += [str(row.totals.metric(m)) for m in metrics]
+        rows.append(cells)
+    return UsageSummaryTable(columns=columns, rows=rows)
+
+
 class UsageSummaryType(graphene.ObjectType):
     class Meta:
         name = "UsageSummary"
@@ -136,10 +202,40 @@ class UsageSummaryType(graphene.ObjectType):
     period = graphene.Field(PeriodType, required=True, description="The period summarized.")
     group_by = graphene.List(graphene.NonNull(DimensionEnum), required=True, description="The dimensions.")
     rows = graphene.List(graphene.NonNull(UsageSummaryRow), required=True, description="The groups, sorted.")
+    table = graphene.Field(
+        UsageSummaryTable,
+        required=True,
+        description="The same groups as a flat table of strings (faster than rows for many groups).",
+        metrics=graphene.List(
+            graphene.NonNull(MetricEnum), description="The metric columns, in this order (default: every metric)."
+        ),
+    )
     group_count = graphene.Int(required=True, description="Number of groups before the top-N cut.")
     totals = graphene.Field(UsageMetrics, required=True, description="All usage of the period (every group).")
     previous_period = graphene.Field(PeriodType, description="The period of the same length just before.")
     previous_totals = graphene.Field(UsageMetrics, description="Totals of the previous period.")
+
+    # Built from the selector's result as asked: a query for the table builds no row objects.
+    def resolve_period(summary, info):
+        return PeriodType.of(summary.period)
+
+    def resolve_rows(summary, info):
+        return [
+            UsageSummaryRow(keys=[_key(k) for k in row.keys], metrics=_metrics(row.totals), is_others=row.is_others)
+            for row in summary.rows
+        ]
+
+    def resolve_table(summary, info, metrics=None):
+        return _table(summary, [Metric(getattr(m, "value", m)) for m in metrics] if metrics else _ALL_METRICS)
+
+    def resolve_totals(summary, info):
+        return _metrics(summary.totals)
+
+    def resolve_previous_period(summary, info):
+        return PeriodType.of(summary.previous_period)
+
+    def resolve_previous_totals(summary, info):
+        return _metrics(summary.previous_totals) if summary.previous_totals else None
 
 
 _ID_TYPES = {Dimension.LOCATION: "Location", Dimension.PERSON: "Person", Dimension.LINE: "Line"}
@@ -238,6 +334,35 @@ def _wrap(fn):
         raise ApiError(str(exc), exc.code, field=exc.field) from None
 
 
+_METRIC_FIELDS = {_camel(m.value): m for m in Metric}
+_PLAIN_FIELDS = {"period", "groupBy", "groupCount", "previousPeriod", "__typename"}
+
+
+def _metrics_asked(info) -> set[Metric] | None:
+    """The metrics a summary query reads, so that the SQL computes only those; None (all of them) when
+    the selection is not plain fields (fragments, aliases) or asks for the nested rows."""
+    asked: set[Metric] = set()
+    table_field = info.return_type.of_type.fields["table"]
+    for node in info.field_nodes:
+        for selection in node.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.alias is not None:
+                return None
+            name = selection.name.value
+            if name in ("totals", "previousTotals"):
+                for inner in selection.selection_set.selections:
+                    if isinstance(inner, FieldNode) and inner.name.value == "__typename":
+                        continue
+                    if not isinstance(inner, FieldNode) or inner.name.value not in _METRIC_FIELDS:
+                        return None
+                    asked.add(_METRIC_FIELDS[inner.name.value])
+            elif name == "table":
+                chosen = get_argument_values(table_field, selection, info.variable_values).get("metrics")
+                asked |= {Metric(getattr(m, "value", m)) for m in chosen} if chosen else set(Metric)
+            elif name not in _PLAIN_FIELDS:
+                return None
+    return asked
+
+
 # What each root field and mutation of this module needs (checked by portal.api.permissions).
 PERMISSIONS = {"usageSummary": Permission.USAGE, "usageRecords": Permission.USAGE}
 
@@ -266,18 +391,17 @@ class Query(graphene.ObjectType):
 
     def resolve_usage_summary(root, info, period, group_by, filter=None, order_by=Metric.COST.value, **kwargs):
         require_usage(info)
-        return _wrap(
-            lambda: _summary(
-                selectors.usage_summary(
-                    scope=caller(info).scope,
-                    period=to_period(period),
-                    group_by=[Dimension(getattr(d, "value", d)) for d in group_by],
-                    filters=to_filter(filter),
-                    order_by=Metric(getattr(order_by, "value", order_by)) if order_by else None,
-                    descending=kwargs.get("descending", True),
-                    first=kwargs.get("first"),
-                    compare_previous=kwargs.get("compare_previous", False),
-                )
+        return _wrap(  # the selector's UsageSummary: UsageSummaryType resolves its fields from it
+            lambda: selectors.usage_summary(
+                scope=caller(info).scope,
+                period=to_period(period),
+                group_by=[Dimension(getattr(d, "value", d)) for d in group_by],
+                filters=to_filter(filter),
+                order_by=Metric(getattr(order_by, "value", order_by)) if order_by else None,
+                descending=kwargs.get("descending", True),
+                first=kwargs.get("first"),
+                compare_previous=kwargs.get("compare_previous", False),
+                metrics=_metrics_asked(info),
             )
         )
 
@@ -324,7 +448,13 @@ def _summary_cost(context, args) -> costs.FieldCost:
     per_row = costs.POINTS_PER_RECORD_READ if read.source == "raw" else costs.POINTS_PER_ROW_READ
     return costs.FieldCost(
         points=read.rows_read * per_row + read.groups * costs.POINTS_PER_GROUP,
-        sizes={"rows": read.returned, "rows.keys": len(group_by), "groupBy": len(group_by)},
+        sizes={
+            "rows": read.returned,
+            "rows.keys": len(group_by),
+            "groupBy": len(group_by),
+            "table.rows": read.returned,
+            "table.columns": 2 * len(group_by) + len(Metric),
+        },
     )
 
 
@@ -341,19 +471,4 @@ def _records_cost(context, args) -> costs.FieldCost:
     )
     return costs.FieldCost(
         points=read.rows_read * costs.POINTS_PER_RECORD_READ + read.returned * costs.POINTS_PER_RECORD_RETURNED
-    )
-
-
-def _summary(result):
-    return UsageSummaryType(
-        period=PeriodType.of(result.period),
-        group_by=result.group_by,
-        rows=[
-            UsageSummaryRow(keys=[_key(k) for k in row.keys], metrics=_metrics(row.totals), is_others=row.is_others)
-            for row in result.rows
-        ],
-        group_count=result.group_count,
-        totals=_metrics(result.totals),
-        previous_period=PeriodType.of(result.previous_period),
-        previous_totals=_metrics(result.previous_totals) if result.previous_totals else None,
     )

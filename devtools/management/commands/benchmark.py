@@ -191,7 +191,7 @@ class Command(BaseCommand):
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-        report.figures.sort(key=lambda fig: fig.key.split(".")[0])
+        report.figures.sort(key=lambda fig: int(fig.key.split(".")[0]))
         report.context["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         report.context["seconds"] = round(time.monotonic() - began, 1)
         json_path.parent.mkdir(parents=True, exist_ok=True)

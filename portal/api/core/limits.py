@@ -148,9 +148,10 @@ class _Walker:
         field_type, is_list = _unwrap(field.type)
         named = get_named_type(field_type)
         own = self._own_cost(field, node, parent_type)
-        if not isinstance(named, GraphQLObjectType) and not hasattr(named, "fields"):
-            return own.points + costs.SCALAR_POINTS  # scalar or enum
         hinted_size, child_sizes = sizes.get(name, (None, {}))
+        if not isinstance(named, GraphQLObjectType) and not hasattr(named, "fields"):
+            # A scalar or enum; a list of them counts its hinted size (e.g. the cells of a table).
+            return own.points + costs.SCALAR_POINTS * (hinted_size if is_list and hinted_size else 1)
         if own.sizes:
             child_sizes = {**child_sizes, **costs.nested_sizes(own.sizes)}
         multiplier = 1
