@@ -68,6 +68,7 @@ FIGURES = {
     "8.cost.org_budget_share": "≤ 25%",
     "9.fairness.alone_p95_ms": "",
     "9.fairness.beside_heavy_p95_ms": "≤ 500 ms",
+    "9.fairness.concurrency_only_p95_ms": "",
     "9.fairness.slowdown": "",
     "10.open_loop.max_rate": "",
     "10.open_loop.p95_at_max": "≤ 300 ms",

