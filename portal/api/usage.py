@@ -3,8 +3,6 @@
 from datetime import UTC
 
 import graphene
-from graphql import FieldNode
-from graphql.execution.values import get_argument_values
 
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
 from billing.usage import estimate, selectors
@@ -14,6 +12,7 @@ from portal.api.core import costs
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller, decode_ids, encode_id
 from portal.api.permissions import Permission
+from portal.api.usage_table import ALL_METRICS, ID_TYPES, UsageSummaryTable, metrics_asked, summary_table
 
 DimensionEnum = graphene.Enum.from_enum(Dimension, name="UsageDimension", description="A way to group usage.")
 MetricEnum = graphene.Enum.from_enum(Metric, name="UsageMetric", description="A measure of usage.")
@@ -130,70 +129,6 @@ class UsageSummaryRow(graphene.ObjectType):
     is_others = graphene.Boolean(required=True, description="True for the 'all others' row after a top-N.")
 
 
-class UsageTableRow(graphene.Scalar):
-    """One group of a usage table: a JSON array of strings (null where a group has no id), in the order of
-    the table's columns. Output only. One value per row rather than a list of String, so that a table of
-    thousands of cells costs the server one step per row."""
-
-    @staticmethod
-    def serialize(value):
-        return value
-
-    @staticmethod
-    def parse_value(value):
-        raise ApiError("UsageTableRow is an output type", Codes.BAD_ARGUMENT)
-
-    parse_literal = parse_value
-
-
-class UsageSummaryTable(graphene.ObjectType):
-    class Meta:
-        description = (
-            "The summary's groups as a flat table: one list of strings per group, in the order of columns. "
-            "The same numbers as rows { keys metrics }, in a shape that is faster to serve and to read."
-        )
-
-    columns = graphene.List(
-        graphene.NonNull(graphene.String),
-        required=True,
-        description="Column names: per groupBy dimension its label (e.g. location) and, for location, person "
-        "and line, its global id (locationId); then the metrics asked for (their UsageMetric names, e.g. cost).",
-    )
-    rows = graphene.List(
-        graphene.NonNull(UsageTableRow),
-        required=True,
-        description="One list per group, sorted like rows; numbers as decimal strings (money 6 decimals, minutes 2); "
-        "null ids and a label 'All others' on the row after a top-N.",
-    )
-
-
-_ALL_METRICS = [m for m in Metric]
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _table(result, metrics: list[Metric]) -> UsageSummaryTable:
-    columns = []
-    for dim in result.group_by:
-        columns.append(_camel(dim.value))
-        if dim in _ID_TYPES:
-            columns.append(f"{_camel(dim.value)}Id")
-    columns += [_camel(m.value) for m in metrics]
-    rows = []
-    for row in result.rows:
-        cells = []
-        for key in row.keys:
-            cells.append(key.label)
-            if key.dimension in _ID_TYPES:
-                cells.append(encode_id(_ID_TYPES[key.dimension], key.value) if key.value is not None else None)
-        cells += [str(row.totals.metric(m)) for m in metrics]
-        rows.append(cells)
-    return UsageSummaryTable(columns=columns, rows=rows)
-
-
 class UsageSummaryType(graphene.ObjectType):
     class Meta:
         name = "UsageSummary"
@@ -226,7 +161,7 @@ class UsageSummaryType(graphene.ObjectType):
         ]
 
     def resolve_table(summary, info, metrics=None):
-        return _table(summary, [Metric(getattr(m, "value", m)) for m in metrics] if metrics else _ALL_METRICS)
+        return summary_table(summary, [Metric(getattr(m, "value", m)) for m in metrics] if metrics else ALL_METRICS)
 
     def resolve_totals(summary, info):
         return _metrics(summary.totals)
@@ -236,9 +171,6 @@ class UsageSummaryType(graphene.ObjectType):
 
     def resolve_previous_totals(summary, info):
         return _metrics(summary.previous_totals) if summary.previous_totals else None
-
-
-_ID_TYPES = {Dimension.LOCATION: "Location", Dimension.PERSON: "Person", Dimension.LINE: "Line"}
 
 
 def _metrics(t):
@@ -260,7 +192,7 @@ def _key(key):
     value = key.value
     return UsageGroupKey(
         dimension=key.dimension,
-        id=encode_id(_ID_TYPES[key.dimension], value) if key.dimension in _ID_TYPES and value is not None else None,
+        id=encode_id(ID_TYPES[key.dimension], value) if key.dimension in ID_TYPES and value is not None else None,
         value=None if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value)),
         label=key.label,
     )
@@ -334,35 +266,6 @@ def _wrap(fn):
         raise ApiError(str(exc), exc.code, field=exc.field) from None
 
 
-_METRIC_FIELDS = {_camel(m.value): m for m in Metric}
-_PLAIN_FIELDS = {"period", "groupBy", "groupCount", "previousPeriod", "__typename"}
-
-
-def _metrics_asked(info) -> set[Metric] | None:
-    """The metrics a summary query reads, so that the SQL computes only those; None (all of them) when
-    the selection is not plain fields (fragments, aliases) or asks for the nested rows."""
-    asked: set[Metric] = set()
-    table_field = info.return_type.of_type.fields["table"]
-    for node in info.field_nodes:
-        for selection in node.selection_set.selections:
-            if not isinstance(selection, FieldNode) or selection.alias is not None:
-                return None
-            name = selection.name.value
-            if name in ("totals", "previousTotals"):
-                for inner in selection.selection_set.selections:
-                    if isinstance(inner, FieldNode) and inner.name.value == "__typename":
-                        continue
-                    if not isinstance(inner, FieldNode) or inner.name.value not in _METRIC_FIELDS:
-                        return None
-                    asked.add(_METRIC_FIELDS[inner.name.value])
-            elif name == "table":
-                chosen = get_argument_values(table_field, selection, info.variable_values).get("metrics")
-                asked |= {Metric(getattr(m, "value", m)) for m in chosen} if chosen else set(Metric)
-            elif name not in _PLAIN_FIELDS:
-                return None
-    return asked
-
-
 # What each root field and mutation of this module needs (checked by portal.api.permissions).
 PERMISSIONS = {"usageSummary": Permission.USAGE, "usageRecords": Permission.USAGE}
 
@@ -401,7 +304,7 @@ class Query(graphene.ObjectType):
                 descending=kwargs.get("descending", True),
                 first=kwargs.get("first"),
                 compare_previous=kwargs.get("compare_previous", False),
-                metrics=_metrics_asked(info),
+                metrics=metrics_asked(info),
             )
         )
 

@@ -125,3 +125,18 @@ def test_organization_budget_refuses_with_retry_after_resets_and_spares_other_or
     now[0] += 60
     status, body = second.post(query)
     assert status == 200 and body["extensions"]["cost"]["organizationRemaining"] == 40 - cost["requestedQueryCost"]
+
+
+def test_a_request_refused_for_concurrency_gives_its_points_back(acme, api, token_for, settings, monkeypatch):
+    monkeypatch.setattr(view.time, "time", lambda: 1_900_000_030.0)  # one window throughout
+    client_api = api(token_for(acme))
+    query = '{ usageSummary(period: {from: "2026-10-01", to: "2026-10-31"}, groupBy: [LOCATION]) { totals { calls } } }'
+    settings.GRAPHQL_CONCURRENCY_PER_ORGANIZATION = 0  # every slot taken
+    for _ in range(3):
+        status, body = client_api.post(query)
+        assert status == 429 and body["errors"][0]["extensions"]["code"] == "CONCURRENCY_LIMIT"
+    settings.GRAPHQL_CONCURRENCY_PER_ORGANIZATION = 4
+    status, body = client_api.post(query)
+    cost = body["extensions"]["cost"]
+    assert status == 200 and cost["remaining"] == cost["limit"] - cost["requestedQueryCost"]
+    assert cost["organizationRemaining"] == cost["organizationLimit"] - cost["requestedQueryCost"]

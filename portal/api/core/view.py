@@ -192,7 +192,8 @@ class GraphQLView(View):
         """Charge the estimated cost before execution, to the token (or session) and to its organization.
 
         Fixed one-minute windows; a refused request still counts against the budget that refused it (so
-        hammering a full budget never pays), never against the other one."""
+        hammering a full budget never pays), never against the other one. Returns the cost extension and
+        the counters charged (``_refund`` gives them back when the request does not run after all)."""
         window = int(time.time() // RATE_WINDOW_SECONDS)
         reset_at = (window + 1) * RATE_WINDOW_SECONDS
         organization_limit = settings.GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE
@@ -234,7 +235,12 @@ class GraphQLView(View):
             "organizationLimit": organization_limit,
             "organizationRemaining": organization_limit - used_by["organization"],
             "resetAt": reset_at,
-        }
+        }, charged
+
+    @staticmethod
+    def _refund(charged: list[str], cost: int) -> None:
+        for key in charged:
+            cache.decr(key, cost)
 
     # -- the request ------------------------------------------------------------------------------
     def _handle(self, request):
@@ -293,7 +299,7 @@ class GraphQLView(View):
             return JsonResponse(
                 {"errors": [{**exc.formatted, "message": without_suggestions(exc.message)}]}, status=400
             )
-        cost = self._charge(caller, max(analysis.cost, 1))
+        cost, charged = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
         budget_ms = settings.GRAPHQL_REQUEST_BUDGET_MS
         deadline = Deadline(
@@ -325,6 +331,9 @@ class GraphQLView(View):
                 if result.errors:
                     transaction.set_rollback(True)
         except fairness.ConcurrencyLimited as exc:
+            # Refused before it ran: its points go back, or clients retrying at the concurrency limit
+            # would spend their organization's minute on nothing.
+            self._refund(charged, cost["requestedQueryCost"])
             response = JsonResponse({"errors": [exc.formatted]}, status=429)
             response["Retry-After"] = "1"
             return response
