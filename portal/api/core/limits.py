@@ -1,8 +1,8 @@
 """Refuse the "query from hell" before it runs: size, depth, aliases, pagination and cost.
 
-The analysis walks the parsed document (fragments expanded, cycles cut) with the schema's types. It
-runs before graphql-core's own validation, whose overlapping-fields rule is quadratic in the number
-of fields, so a query with thousands of aliases is refused in microseconds and no SQL ever runs.
+The analysis walks the parsed document (fragments expanded, cycles cut) with the schema's types. The
+shape checks run before graphql-core's own validation, whose overlapping-fields rule is quadratic in
+the number of fields, so a query with thousands of aliases is refused in microseconds and no SQL runs.
 
 Two passes over the same walker. Before graphql validation, ``check_shape`` refuses by shape alone
 (depth, aliases, page sizes). After validation and the argument checks, ``analyze`` estimates the cost
