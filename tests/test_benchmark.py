@@ -6,6 +6,7 @@ and verdict is, and that the benchmark leaves no throwaway organization or impor
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
 
     figures = {f["key"]: f for f in json.loads(out_json.read_text())["figures"]}
     assert set(figures) == set(FIGURES)
-    table = result.stdout[result.stdout.index("#  figure") :]
+    table = result.stdout[re.search(r"#\s+figure", result.stdout).start() :]  # "#" column as wide as "10"
     for key, target in FIGURES.items():
         figure = figures[key]
         assert figure["value"] is not None, key
