@@ -188,7 +188,7 @@ class GraphQLView(View):
                 raise _Refused(_error("CSRF token missing or incorrect", Codes.CSRF_FAILED, 403))
         return caller
 
-    def _charge(self, caller, cost: int) -> dict:
+    def _charge(self, caller, cost: int) -> tuple[dict, list[str]]:
         """Charge the estimated cost before execution, to the token (or session) and to its organization.
 
         Fixed one-minute windows; a refused request still counts against the budget that refused it (so
@@ -211,8 +211,7 @@ class GraphQLView(View):
             cache.add(key, 0, RATE_WINDOW_SECONDS + 5)
             used = cache.incr(key, cost)
             if used > limit:
-                for earlier in charged:
-                    cache.decr(earlier, cost)
+                self._refund(charged, cost)
                 retry_after = int(reset_at - time.time()) + 1
                 response = _error(
                     f"{whose} budget of {limit} cost points per minute is used up (this query costs {cost}); "
