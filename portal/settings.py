@@ -308,7 +308,12 @@ GRAPHQL_REQUEST_BUDGET_MS = int(os.environ.get("GRAPHQL_REQUEST_BUDGET_MS", "800
 # API executions running at once (portal/api/core/fairness.py); beyond: 429 CONCURRENCY_LIMIT.
 GRAPHQL_CONCURRENCY_PER_ORGANIZATION = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_ORGANIZATION", "4"))
 GRAPHQL_CONCURRENCY_PER_TOKEN = int(os.environ.get("GRAPHQL_CONCURRENCY_PER_TOKEN", "2"))
+# Cost points (about 1 ms of server time each, portal/api/core/costs.py) per minute: per token (or signed-in
+# user), and for all tokens and sessions of one organization together. The organization's is set from
+# benchmark figure 8: at its largest 4.4 ms per point (measured on 2 shared cores, load average ~10), 6,000
+# points buy at most 26 s of a minute, about a quarter of a 2-core server (README, "Cost of a query").
 GRAPHQL_RATE_LIMIT_POINTS = int(os.environ.get("GRAPHQL_RATE_LIMIT_POINTS", "10000"))
+GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE = int(os.environ.get("GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE", "6000"))
 GRAPHENE = {"SCHEMA": "portal.api.schema.schema"}
 
 # Rate-limit counters and other short-lived state: Redis when REDIS_URL is set (shared by all workers).

@@ -126,6 +126,19 @@ _AGGREGATES = {
     ),
 }
 _SUMMED = ("records", "calls", "messages", "data_sessions", "duration", "billable", "data_bytes", "cost")
+# The aggregates each metric is computed from (a summary asked for some metrics computes only those).
+_METRIC_AGGREGATES = {
+    "records": {"records"},
+    "calls": {"calls"},
+    "messages": {"messages"},
+    "data_sessions": {"data_sessions"},
+    "minutes": {"duration"},
+    "billable_minutes": {"billable"},
+    "data_mb": {"data_bytes"},
+    "cost": {"cost"},
+    "average_call_seconds": {"duration", "calls"},
+    "longest_call_seconds": {"longest"},
+}
 
 TWO_PLACES = Decimal("0.01")
 MB = Decimal(1_000_000)
@@ -306,7 +319,7 @@ def whole_months(period: Period) -> tuple[date, date] | None:
     return (first, last) if first <= last else None
 
 
-def _choose_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None, period: Period) -> str:
+def summary_source(dimensions: set[Dimension], filters: UsageFilter, force: str | None, period: Period) -> str:
     if force:
         if force == "monthly" and dimensions & _NOT_IN_MONTHLY:
             raise ValueError(f"the monthly rollup cannot answer {sorted(dimensions & _NOT_IN_MONTHLY)}")
@@ -333,7 +346,7 @@ _ROLLUP_COLUMNS = (
 )
 
 
-def _aggregate_query(scope, period, dims, filters, source):
+def _aggregate_query(scope, period, dims, filters, source, aggregates_needed=None):
     raw = source == "raw"
     scope_sql, scope_params = scope.sql()
     filter_clauses, filter_params = filters.sql()
@@ -345,7 +358,12 @@ def _aggregate_query(scope, period, dims, filters, source):
         return clauses, [*scope_params, start, end, *filter_params]
 
     dim_sql = [_dimension_sql(d) for d in dims]
-    aggregates = [f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)" for name in _AGGREGATES]
+    aggregates = [
+        f"coalesce({_AGGREGATES[name][1 if raw else 0]}, 0)"
+        if aggregates_needed is None or name in aggregates_needed
+        else "0"  # not asked for: the column stays, the work goes
+        for name in _AGGREGATES
+    ]
     select = ", ".join(dim_sql + aggregates)
     months = whole_months(period) if source == "monthly" else None
     if source == "monthly" and months != (period.start, period.end):
@@ -451,10 +469,12 @@ def usage_summary(
     first: int | None = None,
     compare_previous: bool = False,
     source: str | None = None,
+    metrics: set[Metric] | None = None,
 ) -> UsageSummary:
     """Usage in ``period`` grouped by ``group_by``; top ``first`` groups plus an "all others" row.
 
     ``order_by=None`` sorts by the group keys. ``source`` forces a table (tests and the benchmark).
+    ``metrics``: compute only these (and ``order_by``); every other metric of the answer reads 0.
     """
     filters = filters or UsageFilter()
     _validate_period(period)
@@ -467,8 +487,12 @@ def usage_summary(
         raise UsageQueryError("first must be between 1 and 1000", field="first")
     dims = list(group_by)
     needed = set(dims) | filters.dimensions()
-    chosen = _choose_source(needed, filters, source, period)
-    sql, params = _aggregate_query(scope, period, dims, filters, chosen)
+    chosen = summary_source(needed, filters, source, period)
+    aggregates_needed = None
+    if metrics is not None:
+        asked = set(metrics) | ({order_by} if order_by is not None else set())
+        aggregates_needed = set().union(*(_METRIC_AGGREGATES[m.value] for m in asked))
+    sql, params = _aggregate_query(scope, period, dims, filters, chosen, aggregates_needed)
     raw_rows = _run(sql, params, len(dims))
     labels = _labels(scope, dims, raw_rows)
     rows = [
@@ -493,8 +517,8 @@ def usage_summary(
     previous_period = previous_totals = None
     if compare_previous:
         previous_period = period.previous()
-        previous_source = _choose_source(needed, filters, source, previous_period)
-        sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source)
+        previous_source = summary_source(needed, filters, source, previous_period)
+        sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source, aggregates_needed)
         previous_totals = _run(sql, params, 0)[0][1]
     return UsageSummary(
         period=period,

@@ -39,7 +39,8 @@ from devtools.benchmark.setup import (
     throwaway_usage,
     throwaways_remove,
 )
-from portal.api.core import limits
+from portal.api.core import costs, limits
+from portal.api.core.auth import authenticate_token
 from portal.api.schema import schema
 from portal.workers import celery_worker_argv
 
@@ -118,6 +119,13 @@ SUMMARY = """query Summary($period: PeriodInput!) {
     totals { calls minutes cost }
   }
 }"""
+# The same summary in the flat table shape (issue 21 item 3: one list of strings per group).
+SUMMARY_TABLE = """query SummaryTable($period: PeriodInput!) {
+  usageSummary(period: $period, groupBy: %s, orderBy: null) {
+    table(metrics: [CALLS, MINUTES, COST]) { rows }
+    totals { calls minutes cost }
+  }
+}"""
 SUMMARIES = {
     "location_month": "[LOCATION, MONTH]",
     "person": "[PERSON]",
@@ -139,16 +147,11 @@ DRILL_DOWN = """query DrillDown($period: PeriodInput!, $location: ID!, $first: I
 LOCATIONS = "{ viewer { organization { locations(first: 100) { edges { node { id name } } } } } }"
 STATEMENTS = """{ statements(first: 3) { edges { node { id number total pdfStatus pdfUrl
   breakdowns(dimension: "location") { label amount } } } } }"""
-# Four connections of 100 records with three objects each: about 4 × 100 × 5 = 2,000 points > 1,000.
-OVER_COST = (
-    "query TooCostly($p: PeriodInput!) {"
-    + " ".join(
-        f"a{i}: usageRecords(period: $p, first: 100) {{ edges {{ node {{ id line {{ number }} "
-        f"person {{ name }} location {{ name }} }} }} }}"
-        for i in range(4)
-    )
-    + "}"
-)
+# The issue's "query from hell": every line by day and hour of the quarter, as rows. For the largest
+# organization it would read every record of the quarter and build up to 20,000 groups.
+OVER_COST = """query TooCostly($p: PeriodInput!) {
+  usageSummary(period: $p, groupBy: [LINE, DAY, HOUR]) { rows { keys { label } metrics { calls cost } } }
+}"""
 
 
 def _period(start: date, end: date) -> dict:
@@ -224,6 +227,7 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
     for name, group_by in SUMMARIES.items():
         query = SUMMARY % group_by
         http_ms = timed(lambda q=query: api.ok(q, variables), sizes.repeats, warmup=2)
+        table_ms = timed(lambda q=SUMMARY_TABLE % group_by: api.ok(q, variables), sizes.repeats, warmup=2)
         keys, n = BARE_SQL[name]
         timings = {}
         for source, table in (
@@ -257,6 +261,16 @@ def figure_summary(report: Report, api: Api, org: Organization, start: date, end
             "ms",
         )
         report.add(f"1.{name}.raw_sql_ms", f"{label}: bare SQL on raw records, median", raw, "ms")
+        table_p50 = percentile(table_ms, 50)
+        report.add(f"1.{name}.table_p50_ms", f"{label}: API p50, flat table shape", table_p50, "ms")
+        report.add(
+            f"1.{name}.table_vs_rollup_sql",
+            f"{label}: API p50 (flat table) / rollup SQL",
+            table_p50 / rollup,
+            "×",
+            "≤ 2×",
+            table_p50 / rollup <= 2,
+        )
         report.add(
             f"1.{name}.vs_rollup_sql", f"{label}: API p50 / rollup SQL", p50 / rollup, "×", "≤ 3×", p50 / rollup <= 3
         )
@@ -600,15 +614,17 @@ def figure_refusal(report: Report, api: Api, token: str, start: date, end: date,
     from graphql import parse
 
     variables = {"p": _period(start, end)}
+    context = costs.CostContext(authenticate_token(token).scope)
     try:
-        limits.analyze(schema.graphql_schema, parse(OVER_COST), None, variables)
+        limits.analyze(schema.graphql_schema, parse(OVER_COST), None, variables, context)
         raise RuntimeError("the over-cost query was not refused by the analysis")
     except limits.ApiError as exc:
         code = exc.extensions["code"]
     status, data = api.graphql(OVER_COST, variables)
     if status != 400 or data["errors"][0]["extensions"]["code"] != code:
         raise RuntimeError(f"expected a 400 {code}, got {status}: {data}")
-    ms = timed(lambda: api.graphql(OVER_COST, variables), sizes.refusals, warmup=3)
+    # Warm-up: every server process reads the organization's statistics once (then cached).
+    ms = timed(lambda: api.graphql(OVER_COST, variables), sizes.refusals, warmup=20)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     body = json.dumps({"query": OVER_COST, "variables": variables})
     client.post("/graphql/", body, content_type="application/json")
@@ -631,23 +647,24 @@ def figure_refusal(report: Report, api: Api, token: str, start: date, end: date,
 # --- 7. load --------------------------------------------------------------------------------------
 
 
-# Each load client rotates over a few tokens, like the latency series: one token may spend 10,000 cost
-# points a minute, which a client doing 20+ requests a second against a fast server exceeds (a 429 is
-# the rate limit working, not the server failing, and is not what this figure measures).
+# Each load client rotates over a few tokens of its organization, like the latency series: one token may
+# spend 10,000 cost points a minute, which a client doing 20+ requests a second against a fast server
+# exceeds (a 429 is the rate limit working, not the server failing, and is not what this figure measures).
 LOAD_TOKENS_PER_CLIENT = 8
 
 
-def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
+def _load_client(base_url, org, seconds, seed, out, errors):
+    """``org``: one organization's traffic (open_loop.organizations_traffic) with this client's tokens."""
     rnd = random.Random(seed)
-    api = Api(base_url, tokens)
+    api = Api(base_url, org["tokens"])
     summaries = [SUMMARY % g for g in SUMMARIES.values()]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         pick = rnd.random()
         if pick < 0.5:
-            query, vars_ = rnd.choice(summaries), {"period": variables["period"]}
+            query, vars_ = rnd.choice(summaries), {"period": org["period"]}
         elif pick < 0.85:
-            query, vars_ = DRILL_DOWN, {**variables["drill"], "location": rnd.choice(variables["locations"])}
+            query, vars_ = DRILL_DOWN, {"period": org["month"], "location": rnd.choice(org["locations"]), "first": 50}
         else:
             query, vars_ = STATEMENTS, {}
         began = time.perf_counter()
@@ -660,18 +677,18 @@ def _load_client(base_url, tokens, variables, seconds, seed, out, errors):
                 failure = f"HTTP {status}"
         except Exception as exc:  # noqa: BLE001 - any failure of a request is an error to count
             failure = type(exc).__name__
-            api = Api(base_url, tokens)
+            api = Api(base_url, org["tokens"])
         out.append((time.perf_counter() - began) * 1000)
         if failure:
             errors.append(failure)
 
 
 def _load_process(args):
-    base_url, clients, variables, seconds, seed = args
+    base_url, clients, seconds, seed = args
     out, errors = [], []
     threads = [
-        threading.Thread(target=_load_client, args=(base_url, t, variables, seconds, seed * 1000 + i, out, errors))
-        for i, t in enumerate(clients)
+        threading.Thread(target=_load_client, args=(base_url, org, seconds, seed * 1000 + i, out, errors))
+        for i, org in enumerate(clients)
     ]
     for thread in threads:
         thread.start()
@@ -680,24 +697,20 @@ def _load_process(args):
     return out, errors
 
 
-def figure_load(
-    report: Report, api: Api, base_url: str, tokens: list[str], start: date, end: date, sizes: Sizes, workers: int
-) -> None:
-    locations = [e["node"]["id"] for e in api.ok(LOCATIONS)["viewer"]["organization"]["locations"]["edges"]]
-    variables = {
-        "period": _period(start, end),
-        "drill": {"period": _period(end.replace(day=1), end), "first": 50},
-        "locations": locations,
-    }
-    clients = [tokens[i : i + LOAD_TOKENS_PER_CLIENT] for i in range(0, len(tokens), LOAD_TOKENS_PER_CLIENT)]
+def figure_load(report: Report, base_url: str, orgs: list[dict], sizes: Sizes, workers: int) -> None:
+    """``sizes.load_clients`` closed-loop clients spread over the organizations in turn, each with
+    LOAD_TOKENS_PER_CLIENT tokens of its own organization (``orgs[i]["tokens"]`` holds enough)."""
+    clients = []
+    for i in range(sizes.load_clients):
+        org = orgs[i % len(orgs)]
+        n = i // len(orgs)
+        clients.append({**org, "tokens": org["tokens"][n * LOAD_TOKENS_PER_CLIENT : (n + 1) * LOAD_TOKENS_PER_CLIENT]})
     processes = min(sizes.load_processes, len(clients))
     shares = [clients[i::processes] for i in range(processes)]
     connections.close_all()  # no database connection is shared with the forked client processes
     began = time.monotonic()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        results = pool.map(
-            _load_process, [(base_url, s, variables, sizes.load_seconds, i) for i, s in enumerate(shares)]
-        )
+        results = pool.map(_load_process, [(base_url, s, sizes.load_seconds, i) for i, s in enumerate(shares)])
     elapsed = time.monotonic() - began
     latencies = [ms for out, _ in results for ms in out]
     kinds = Counter(kind for _, failures in results for kind in failures)
@@ -705,13 +718,19 @@ def figure_load(
     rps = len(latencies) / elapsed
     report.context["load"] = {
         "clients": len(clients),
+        "organizations": len(orgs),
         "tokens_per_client": LOAD_TOKENS_PER_CLIENT,
         "seconds": sizes.load_seconds,
         "requests": len(latencies),
         "server": f"gunicorn, {workers} workers × gthread",
         "mix": "50% summaries (3 kinds), 35% drill-down pages of 50, 15% statement lists",
     }
-    report.add("7.load.rps", f"load: {len(clients)} clients × {sizes.load_seconds:.0f} s, requests/s", rps, "req/s")
+    report.add(
+        "7.load.rps",
+        f"load: {len(clients)} clients over {len(orgs)} organizations × {sizes.load_seconds:.0f} s, requests/s",
+        rps,
+        "req/s",
+    )
     report.add("7.load.p95_ms", "load: p95 latency", percentile(latencies, 95) if latencies else None, "ms")
     report.add(
         "7.load.errors",

@@ -140,6 +140,27 @@ def tokens_create(organization: Organization, count: int) -> list[str]:
     return [token_create(membership=membership, name=f"benchmark {i}", scopes=scopes)[1] for i in range(count)]
 
 
+def smallest_organization() -> Organization:
+    row = (
+        UsageDaily.objects.filter(organization__account_number__in=demo_accounts())
+        .values("organization_id")
+        .annotate(n=Sum("records"))
+        .order_by("n")
+        .first()
+    )
+    return Organization.objects.get(pk=row["organization_id"])
+
+
+def demo_organizations() -> list[Organization]:
+    return list(Organization.objects.filter(account_number__in=demo_accounts()).order_by("account_number"))
+
+
+def grid_tokens(largest: Organization) -> dict[Organization, str]:
+    """One token for the largest demo organization and one for the smallest (cost grid, figure 8)."""
+    orgs = [largest, smallest_organization()]
+    return {org: tokens_create(org, 1)[0] for org in dict.fromkeys(orgs)}
+
+
 # --- throwaway organizations ----------------------------------------------------------------------
 
 

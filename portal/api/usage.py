@@ -6,12 +6,14 @@ import graphene
 
 from billing.costcentres.usage import cost_centre_summary
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
-from billing.usage import selectors
+from billing.usage import estimate, selectors
 from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, UsageFilter, UsageQueryError
 from portal.api.accounts import LineType, LocationType, PersonType, require_usage
+from portal.api.core import costs
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller, decode_ids, encode_id
 from portal.api.permissions import Permission
+from portal.api.usage_table import ALL_METRICS, ID_TYPES, UsageSummaryTable, metrics_asked, summary_table
 
 DimensionEnum = graphene.Enum.from_enum(Dimension, name="UsageDimension", description="A way to group usage.")
 MetricEnum = graphene.Enum.from_enum(Metric, name="UsageMetric", description="A measure of usage.")
@@ -136,13 +138,40 @@ class UsageSummaryType(graphene.ObjectType):
     period = graphene.Field(PeriodType, required=True, description="The period summarized.")
     group_by = graphene.List(graphene.NonNull(DimensionEnum), required=True, description="The dimensions.")
     rows = graphene.List(graphene.NonNull(UsageSummaryRow), required=True, description="The groups, sorted.")
+    table = graphene.Field(
+        UsageSummaryTable,
+        required=True,
+        description="The same groups as a flat table of strings (faster than rows for many groups).",
+        metrics=graphene.List(
+            graphene.NonNull(MetricEnum), description="The metric columns, in this order (default: every metric)."
+        ),
+    )
     group_count = graphene.Int(required=True, description="Number of groups before the top-N cut.")
     totals = graphene.Field(UsageMetrics, required=True, description="All usage of the period (every group).")
     previous_period = graphene.Field(PeriodType, description="The period of the same length just before.")
     previous_totals = graphene.Field(UsageMetrics, description="Totals of the previous period.")
 
+    # Built from the selector's result as asked: a query for the table builds no row objects.
+    def resolve_period(summary, info):
+        return PeriodType.of(summary.period)
 
-_ID_TYPES = {Dimension.LOCATION: "Location", Dimension.PERSON: "Person", Dimension.LINE: "Line"}
+    def resolve_rows(summary, info):
+        return [
+            UsageSummaryRow(keys=[_key(k) for k in row.keys], metrics=_metrics(row.totals), is_others=row.is_others)
+            for row in summary.rows
+        ]
+
+    def resolve_table(summary, info, metrics=None):
+        return summary_table(summary, [Metric(getattr(m, "value", m)) for m in metrics] if metrics else ALL_METRICS)
+
+    def resolve_totals(summary, info):
+        return _metrics(summary.totals)
+
+    def resolve_previous_period(summary, info):
+        return PeriodType.of(summary.previous_period)
+
+    def resolve_previous_totals(summary, info):
+        return _metrics(summary.previous_totals) if summary.previous_totals else None
 
 
 def _metrics(t):
@@ -164,7 +193,7 @@ def _key(key):
     value = key.value
     return UsageGroupKey(
         dimension=key.dimension,
-        id=encode_id(_ID_TYPES[key.dimension], value) if key.dimension in _ID_TYPES and value is not None else None,
+        id=encode_id(ID_TYPES[key.dimension], value) if key.dimension in ID_TYPES and value is not None else None,
         value=None if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value)),
         label=key.label,
     )
@@ -273,18 +302,17 @@ class Query(graphene.ObjectType):
         dims = [Dimension(getattr(d, "value", d)) for d in group_by]
         if Dimension.COST_CENTRE in dims:
             return _wrap(lambda: _cost_centre_summary(info, period, dims, filter, order_by, kwargs))
-        return _wrap(
-            lambda: _summary(
-                selectors.usage_summary(
-                    scope=caller(info).scope,
-                    period=to_period(period),
-                    group_by=[Dimension(getattr(d, "value", d)) for d in group_by],
-                    filters=to_filter(filter),
-                    order_by=Metric(getattr(order_by, "value", order_by)) if order_by else None,
-                    descending=kwargs.get("descending", True),
-                    first=kwargs.get("first"),
-                    compare_previous=kwargs.get("compare_previous", False),
-                )
+        return _wrap(  # the selector's UsageSummary: UsageSummaryType resolves its fields from it
+            lambda: selectors.usage_summary(
+                scope=caller(info).scope,
+                period=to_period(period),
+                group_by=dims,
+                filters=to_filter(filter),
+                order_by=Metric(getattr(order_by, "value", order_by)) if order_by else None,
+                descending=kwargs.get("descending", True),
+                first=kwargs.get("first"),
+                compare_previous=kwargs.get("compare_previous", False),
+                metrics=metrics_asked(info),
             )
         )
 
@@ -336,19 +364,45 @@ def _cost_centre_summary(info, period, dims, filter, order_by, kwargs):
     if kwargs.get("compare_previous"):
         result.previous_period = period.previous()
         result.previous_totals = cost_centre_summary(period=result.previous_period, **ask).totals
-    return _summary(result)
+    return result
 
 
-def _summary(result):
-    return UsageSummaryType(
-        period=PeriodType.of(result.period),
-        group_by=result.group_by,
-        rows=[
-            UsageSummaryRow(keys=[_key(k) for k in row.keys], metrics=_metrics(row.totals), is_others=row.is_others)
-            for row in result.rows
-        ],
-        group_count=result.group_count,
-        totals=_metrics(result.totals),
-        previous_period=PeriodType.of(result.previous_period),
-        previous_totals=_metrics(result.previous_totals) if result.previous_totals else None,
+@costs.cost_hint("Query", "usageSummary")
+def _summary_cost(context, args) -> costs.FieldCost:
+    """The rollup rows the summary scans and the groups it builds, for this organization (billing.usage.estimate)."""
+    group_by = [Dimension(getattr(d, "value", d)) for d in args.get("group_by") or []]
+    read = estimate.summary_estimate(
+        context.usage_statistics(),
+        period=to_period(args["period"]),
+        group_by=group_by,
+        filters=to_filter(args.get("filter")),
+        first=args.get("first"),
+        compare_previous=bool(args.get("compare_previous")),
+    )
+    per_row = costs.POINTS_PER_RECORD_READ if read.source == "raw" else costs.POINTS_PER_ROW_READ
+    return costs.FieldCost(
+        points=read.rows_read * per_row + read.groups * costs.POINTS_PER_GROUP,
+        sizes={
+            "rows": read.returned,
+            "rows.keys": len(group_by),
+            "groupBy": len(group_by),
+            "table.rows": read.returned,
+            "table.columns": 2 * len(group_by) + len(Metric),
+        },
+    )
+
+
+@costs.cost_hint("Query", "usageRecords")
+def _records_cost(context, args) -> costs.FieldCost:
+    """The records an index walk passes to fill the page (the page's objects are counted by the walker)."""
+    order = RecordOrder(getattr(args.get("order_by"), "value", args.get("order_by") or RecordOrder.TIME.value))
+    read = estimate.records_estimate(
+        context.usage_statistics(),
+        period=to_period(args["period"]),
+        filters=to_filter(args.get("filter")),
+        order_by=order,
+        first=args.get("first") or 1,
+    )
+    return costs.FieldCost(
+        points=read.rows_read * costs.POINTS_PER_RECORD_READ + read.returned * costs.POINTS_PER_RECORD_RETURNED
     )

@@ -101,6 +101,47 @@ def test_another_organization_is_not_held_up(live_server, acme, make, token_for,
     assert results[4][0] == 200 and results[4][2]["data"]["usageSummary"]["totals"]["calls"] == 0
 
 
+def test_a_request_takes_slots_by_its_cost():
+    assert [fairness.slots_for(cost, 4) for cost in (1, 249, 250, 600, 5000)] == [1, 1, 2, 3, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_costly_query_holds_every_slot_of_its_organization(
+    live_server, acme, make, token_for, settings, slow_summaries
+):
+    """A query that costs seconds leaves no room for a second one beside it; cheap ones fit again after."""
+    from tests.api.test_query_cost import _big_warehouse
+
+    settings.GRAPHQL_CONCURRENCY_PER_TOKEN = 2
+    settings.GRAPHQL_CONCURRENCY_PER_ORGANIZATION = 3
+    heavy_query = SUMMARY.replace("groupBy: [LOCATION]", "groupBy: [LOCATION, DAY, DIRECTION]").replace(
+        "{ totals", "{ rows { keys { label } metrics { calls cost } } totals"
+    )
+    heavy_token, cheap_tokens = token_for(acme), [token_for(acme) for _ in range(2)]
+    _big_warehouse(acme)
+    heavy = {}
+
+    def run_heavy():
+        request = urllib.request.Request(  # noqa: S310 - the live test server
+            f"{live_server.url}/graphql/",
+            data=json.dumps({"query": heavy_query}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {heavy_token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            heavy["body"] = json.loads(response.read())
+
+    thread = threading.Thread(target=run_heavy)
+    thread.start()
+    time.sleep(0.4)  # the heavy summary is running (it sleeps 1 s in the database)
+    during = [_post(live_server.url, token) for token in cheap_tokens]
+    thread.join(30)
+    cost = heavy["body"]["extensions"]["cost"]["requestedQueryCost"]
+    assert fairness.slots_for(cost, 3) == 3, cost
+    assert [r[0] for r in during] == [429, 429]
+    assert "your organization already has 3" in during[0][2]["errors"][0]["message"]
+    assert sorted(_post(live_server.url, token)[0] for token in cheap_tokens) == [200, 200]
+
+
 @pytest.mark.services
 def test_redis_slots_are_shared_and_heal(settings):
     try:
@@ -136,6 +177,9 @@ def test_redis_slots_are_shared_and_heal(settings):
     time.sleep(0.6)  # second "died" holding its slot: stale after 0.5 s
     first.acquire(Caller)
     fourth = fairness.RedisSlots(client, stale_after_seconds=0.5)
+    with pytest.raises(fairness.ConcurrencyLimited, match="organization already has 3"):
+        fourth.acquire(Caller, cost=2 * fairness.HEAVY_POINTS)  # needs 3 slots, 2 are free
+    assert fourth.held == []
     fourth.acquire(Caller)
     first.release()
     fourth.release()

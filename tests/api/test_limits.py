@@ -68,15 +68,6 @@ def test_thousands_of_aliases_are_refused(client_api):
     assert "5000 tokens" in error["message"]
 
 
-def test_expensive_query_is_refused_with_its_cost(client_api):
-    query = """{ usageRecords(period: {from: "2026-10-01", to: "2026-10-31"}, first: 100) {
-        edges { node { id line { id } person { id } location { id } } } }
-      viewer { organization { lines(first: 100) { edges { node { id } } } persons(first: 100) { edges { node { id } } }
-        locations(first: 100) { edges { node { id } } } } } }"""
-    error = refused(client_api, query, "QUERY_TOO_COSTLY")
-    assert error["extensions"]["limit"] == limits.MAX_COST and error["extensions"]["cost"] > limits.MAX_COST
-
-
 def test_fragment_cycles_are_refused(client_api):
     query = "query { viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { role ...A }"
     refused(client_api, query, "GRAPHQL_VALIDATION_FAILED")
@@ -152,8 +143,8 @@ def test_rate_limit_in_cost_points(acme, api, token_for, settings, monkeypatch):
     assert status == 200
     budget = body["extensions"]["cost"]
     assert budget["limit"] == 25 and budget["remaining"] == 25 - budget["requestedQueryCost"]
-    statuses = [client_api.post(query)[0] for _ in range(3)]
-    assert statuses[-1] == 429
+    statuses = [client_api.post(query)[0] for _ in range(25 // budget["requestedQueryCost"] + 1)]
+    assert statuses[-1] == 429 and statuses.count(200) == 25 // budget["requestedQueryCost"] - 1
     status, body = client_api.post(query)
     assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED" and "per minute" in body["errors"][0]["message"]
     response = client_api.client.post(

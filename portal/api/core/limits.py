@@ -1,16 +1,20 @@
 """Refuse the "query from hell" before it runs: size, depth, aliases, pagination and cost.
 
-The analysis walks the parsed document (fragments expanded, cycles cut) with the schema's types. It
-runs before graphql-core's own validation, whose overlapping-fields rule is quadratic in the number
-of fields, so a query with thousands of aliases is refused in microseconds and no SQL ever runs.
+The analysis walks the parsed document (fragments expanded, cycles cut) with the schema's types. The
+shape checks run before graphql-core's own validation, whose overlapping-fields rule is quadratic in
+the number of fields, so a query with thousands of aliases is refused in microseconds and no SQL runs.
 
-Cost model (like GitHub's and Shopify's): every object field costs 1, scalars cost nothing, a
-connection multiplies the cost of what is selected inside it by its page size (``first``/``last``,
-required, at most 100), and fields that read many rows have a base cost of their own.
+Two passes over the same walker. Before graphql validation, ``check_shape`` refuses by shape alone
+(depth, aliases, page sizes). After validation and the argument checks, ``analyze`` estimates the cost
+in points (about a millisecond of server time each): objects times the pages and lists they sit in,
+plus what each field's cost hint (core/costs.py) says its SQL will read, for this organization and
+these arguments. A connection multiplies what it selects by its page size (``first``/``last``,
+required, at most 100).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from graphql import (
@@ -24,28 +28,26 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
+from graphql.error import GraphQLError
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import ast
 
+from portal.api.core import costs
 from portal.api.core.errors import ApiError, Codes
 
 MAX_QUERY_CHARS = 20_000
 MAX_TOKENS = 5_000
 MAX_DEPTH = 10
 MAX_ALIASES = 30
-MAX_COST = 1_000
+MAX_COST = 2_000  # points, about 2 s of server time: a quarter of the request's time budget
 MAX_PAGE = 100
 LIST_ASSUMED_SIZE = 20  # plain lists (not connections) are small by design; this is their assumed size
-
-# Fields that read many rows cost more than their size suggests.
-FIELD_BASE_COST = {
-    ("Query", "usageSummary"): 10,
-    ("Query", "usageRecords"): 2,
-}
 
 
 @dataclass
 class Analysis:
     cost: int = 0
+    points: float = 0.0  # the unrounded estimate (the benchmark compares it with measured time)
     depth: int = 0
     aliases: int = 0
 
@@ -73,36 +75,55 @@ def _argument(node: FieldNode, name: str, variables: dict, defaults: dict):
 
 
 class _Walker:
-    def __init__(self, schema, fragments, variables, defaults):
+    def __init__(self, schema, fragments, variables, defaults, *, root=None, context=None, coerced=None):
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.defaults = defaults
+        self.root = root
+        self.context = context  # None: shape checks only (before validation), no hints
+        self.coerced = coerced  # the operation's variables as graphql-core coerces them
         self.analysis = Analysis()
 
-    def selection_cost(self, selection_set, parent_type, depth, visiting) -> int:
+    def selection_cost(self, selection_set, parent_type, depth, visiting, sizes=None) -> float:
         if selection_set is None:
             return 0
-        total = 0
+        total = 0.0
+        sizes = sizes or {}
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self.field_cost(selection, parent_type, depth, visiting)
+                total += self.field_cost(selection, parent_type, depth, visiting, sizes)
             elif isinstance(selection, InlineFragmentNode):
                 cond = selection.type_condition
                 frag_type = self.schema.get_type(cond.name.value) if cond else parent_type
-                total += self.selection_cost(selection.selection_set, frag_type or parent_type, depth, visiting)
+                total += self.selection_cost(selection.selection_set, frag_type or parent_type, depth, visiting, sizes)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in visiting:  # unknown or cyclic: graphql validation reports it
                     continue
                 frag_type = self.schema.get_type(fragment.type_condition.name.value) or parent_type
-                total += self.selection_cost(fragment.selection_set, frag_type, depth, visiting | {name})
+                total += self.selection_cost(fragment.selection_set, frag_type, depth, visiting | {name}, sizes)
             if total > MAX_COST * 100:  # hopeless already: stop walking
                 break
         return total
 
-    def field_cost(self, node: FieldNode, parent_type, depth, visiting) -> int:
+    def _own_cost(self, field, node: FieldNode, parent_type) -> costs.FieldCost:
+        """What the field's hint says (or the default of a root field); nothing before validation."""
+        if self.context is None:
+            return costs.FieldCost()
+        hint = costs.HINTS.get((parent_type.name, node.name.value))
+        if hint is None:
+            return costs.FieldCost(points=costs.ROOT_FIELD_POINTS if parent_type is self.root else 0.0)
+        if self.coerced is None:
+            return costs.FieldCost()  # the variables do not coerce: execution refuses before any resolver
+        try:
+            args = get_argument_values(field, node, self.coerced)
+        except GraphQLError:
+            return costs.FieldCost()  # execution reports the argument error before the resolver runs
+        return hint(self.context, args)
+
+    def field_cost(self, node: FieldNode, parent_type, depth, visiting, sizes) -> float:
         name = node.name.value
         if name.startswith("__"):
             return 0  # introspection is allowed or refused as a whole, see view
@@ -126,9 +147,13 @@ class _Walker:
             return 0
         field_type, is_list = _unwrap(field.type)
         named = get_named_type(field_type)
+        own = self._own_cost(field, node, parent_type)
+        hinted_size, child_sizes = sizes.get(name, (None, {}))
         if not isinstance(named, GraphQLObjectType) and not hasattr(named, "fields"):
-            return 0  # scalar or enum
-        base = FIELD_BASE_COST.get((parent_type.name, name), 1)
+            # A scalar or enum; a list of them counts its hinted size (e.g. the cells of a table).
+            return own.points + costs.SCALAR_POINTS * (hinted_size if is_list and hinted_size else 1)
+        if own.sizes:
+            child_sizes = {**child_sizes, **costs.nested_sizes(own.sizes)}
         multiplier = 1
         if named.name.endswith("Connection"):
             first = _argument(node, "first", self.variables, self.defaults)
@@ -143,17 +168,20 @@ class _Walker:
                     field=name,
                     limit=MAX_PAGE,
                 )
-            multiplier = size
+            inner = self.selection_cost(node.selection_set, named, depth, visiting, child_sizes)
+            return own.points + costs.OBJECT_POINTS + size * inner
         elif is_list and parent_type.name.endswith("Connection"):
             multiplier = 1  # a connection's edges: already multiplied by the connection's page size
+        elif is_list and hinted_size is not None:
+            multiplier = hinted_size
         elif is_list:
             first = _argument(node, "first", self.variables, self.defaults)
             multiplier = first if isinstance(first, int) and 0 < first <= 1000 else LIST_ASSUMED_SIZE
-        inner = self.selection_cost(node.selection_set, named, depth, visiting)
-        return base + multiplier * inner
+        inner = self.selection_cost(node.selection_set, named, depth, visiting, child_sizes)
+        return own.points + multiplier * (costs.OBJECT_POINTS + inner)
 
 
-def analyze(schema, document: ast.DocumentNode, operation_name: str | None, variables: dict | None) -> Analysis:
+def _walk(schema, document, operation_name, variables, context) -> Analysis:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, ast.FragmentDefinitionNode)}
     if operation_name:
@@ -170,17 +198,36 @@ def analyze(schema, document: ast.DocumentNode, operation_name: str | None, vari
         "mutation": schema.mutation_type,
         "subscription": schema.subscription_type,
     }[operation.operation.value]
-    walker = _Walker(schema, fragments, variables or {}, defaults)
-    walker.analysis.cost = walker.selection_cost(operation.selection_set, root, 0, frozenset())
-    if walker.analysis.cost > MAX_COST:
+    coerced = None
+    if context is not None:
+        coerced = get_variable_values(schema, operation.variable_definitions or [], variables or {})
+        coerced = None if isinstance(coerced, list) else coerced  # a list of errors: execution reports them
+    walker = _Walker(schema, fragments, variables or {}, defaults, root=root, context=context, coerced=coerced)
+    points = walker.selection_cost(operation.selection_set, root, 0, frozenset())
+    walker.analysis.points = points + (costs.BASE_POINTS if context is not None else 0)
+    walker.analysis.cost = math.ceil(walker.analysis.points)
+    return walker.analysis
+
+
+def check_shape(schema, document: ast.DocumentNode, operation_name: str | None, variables: dict | None) -> None:
+    """Before validation: refuse by depth, aliases and page sizes (no cost hints, no SQL)."""
+    _walk(schema, document, operation_name, variables, None)
+
+
+def analyze(
+    schema, document: ast.DocumentNode, operation_name: str | None, variables: dict | None, context
+) -> Analysis:
+    """After validation: the cost in points for this caller (``costs.CostContext``), refused over MAX_COST."""
+    analysis = _walk(schema, document, operation_name, variables, context)
+    if analysis.cost > MAX_COST:
         raise ApiError(
-            f"query would cost {walker.analysis.cost} points; the limit is {MAX_COST} per query "
-            "(a connection multiplies what it selects by its page size)",
+            f"query would cost {analysis.cost} points; the limit is {MAX_COST} per query (a point is about a "
+            "millisecond of server time: ask for a shorter period, fewer groupBy dimensions or smaller pages)",
             Codes.QUERY_TOO_COSTLY,
-            cost=walker.analysis.cost,
+            cost=analysis.cost,
             limit=MAX_COST,
         )
-    return walker.analysis
+    return analysis
 
 
 def is_introspection(document: ast.DocumentNode) -> bool:

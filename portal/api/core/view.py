@@ -3,8 +3,9 @@
 Written on graphql-core directly (not graphene-django's view) so that every refusal happens in a
 known order, before any SQL, with a stable error code:
 method and content type → body size → JSON shape → authentication (+ CSRF for sessions) → parse
-(token limit) → introspection switch → depth/alias/pagination/cost analysis → graphql validation →
-argument checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → rate limit → execution in a
+(token limit) → introspection switch → depth/alias/pagination checks → graphql validation → argument
+checks (core/arguments.py: nulls, NULs, page sizes, offsets, cursors) → cost estimate (core/costs.py) →
+per-minute budgets of the token and of its organization → execution in a
 read-only-by-default transaction within the request's time budget (core/budget.py), holding a slot of the
 organization's and the token's concurrency limits (core/fairness.py).
 """
@@ -29,7 +30,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from portal.api.core import arguments, fairness, limits
+from portal.api.core import arguments, costs, fairness, limits
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.api.core.budget import Deadline, budget_error
 from portal.api.core.errors import ApiError, Codes
@@ -187,29 +188,58 @@ class GraphQLView(View):
                 raise _Refused(_error("CSRF token missing or incorrect", Codes.CSRF_FAILED, 403))
         return caller
 
-    def _charge(self, caller, cost: int) -> dict:
+    def _charge(self, caller, cost: int) -> tuple[dict, list[str]]:
+        """Charge the estimated cost before execution, to the token (or session) and to its organization.
+
+        Fixed one-minute windows; a refused request still counts against the budget that refused it (so
+        hammering a full budget never pays), never against the other one. Returns the cost extension and
+        the counters charged (``_refund`` gives them back when the request does not run after all)."""
         window = int(time.time() // RATE_WINDOW_SECONDS)
-        key = f"graphql-rate:{caller.rate_key}:{window}"
-        cache.add(key, 0, RATE_WINDOW_SECONDS + 5)
-        used = cache.incr(key, cost)
         reset_at = (window + 1) * RATE_WINDOW_SECONDS
-        if used > RATE_LIMIT_POINTS:
-            retry_after = int(reset_at - time.time()) + 1
-            response = _error(
-                f"rate limit of {RATE_LIMIT_POINTS} cost points per minute reached; retry after {retry_after} s",
-                Codes.RATE_LIMITED,
-                429,
-                limit=RATE_LIMIT_POINTS,
-                resetAt=reset_at,
-            )
-            response["Retry-After"] = str(retry_after)
-            raise _Refused(response)
+        organization_limit = settings.GRAPHQL_ORGANIZATION_POINTS_PER_MINUTE
+        charged = []
+        used_by = {}
+        for budget, key, limit, whose in (
+            ("token", f"graphql-rate:{caller.rate_key}:{window}", RATE_LIMIT_POINTS, "this token's"),
+            (
+                "organization",
+                f"graphql-rate:org:{caller.scope.organization.id}:{window}",
+                organization_limit,
+                "your organization's",
+            ),
+        ):
+            cache.add(key, 0, RATE_WINDOW_SECONDS + 5)
+            used = cache.incr(key, cost)
+            if used > limit:
+                self._refund(charged, cost)
+                retry_after = int(reset_at - time.time()) + 1
+                response = _error(
+                    f"{whose} budget of {limit} cost points per minute is used up (this query costs {cost}); "
+                    f"retry after {retry_after} s",
+                    Codes.RATE_LIMITED,
+                    429,
+                    limit=limit,
+                    cost=cost,
+                    budget=budget,
+                    resetAt=reset_at,
+                )
+                response["Retry-After"] = str(retry_after)
+                raise _Refused(response)
+            charged.append(key)
+            used_by[budget] = used
         return {
             "requestedQueryCost": cost,
             "limit": RATE_LIMIT_POINTS,
-            "remaining": RATE_LIMIT_POINTS - used,
+            "remaining": RATE_LIMIT_POINTS - used_by["token"],
+            "organizationLimit": organization_limit,
+            "organizationRemaining": organization_limit - used_by["organization"],
             "resetAt": reset_at,
-        }
+        }, charged
+
+    @staticmethod
+    def _refund(charged: list[str], cost: int) -> None:
+        for key in charged:
+            cache.decr(key, cost)
 
     # -- the request ------------------------------------------------------------------------------
     def _handle(self, request):
@@ -245,7 +275,7 @@ class GraphQLView(View):
         if not settings.GRAPHQL_INTROSPECTION and limits.is_introspection(document):
             return _error("introspection is disabled on this server", Codes.INTROSPECTION_DISABLED, 400)
         try:
-            analysis = limits.analyze(schema, document, operation_name, variables)
+            limits.check_shape(schema, document, operation_name, variables)
         except ApiError as exc:
             return JsonResponse({"errors": [exc.formatted]}, status=400)
         if not known:
@@ -263,11 +293,12 @@ class GraphQLView(View):
             VALID_DOCUMENTS.add(query, document)
         try:
             arguments.check_arguments(schema, document, operation, variables)
+            analysis = limits.analyze(schema, document, operation_name, variables, costs.CostContext(caller.scope))
         except ApiError as exc:
             return JsonResponse(
                 {"errors": [{**exc.formatted, "message": without_suggestions(exc.message)}]}, status=400
             )
-        cost = self._charge(caller, max(analysis.cost, 1))
+        cost, charged = self._charge(caller, max(analysis.cost, 1))
         request.caller = caller
         budget_ms = settings.GRAPHQL_REQUEST_BUDGET_MS
         deadline = Deadline(
@@ -276,12 +307,14 @@ class GraphQLView(View):
         slots = fairness.redis_slots()
         try:
             if slots is not None:
-                slots.acquire(caller)
+                slots.acquire(caller, analysis.cost)
             with transaction.atomic():
                 left = deadline.check()
                 if slots is None:  # slots are advisory locks of this transaction, taken with the timeout set
                     fairness.acquire_in_transaction(
-                        caller, statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS))
+                        caller,
+                        statement_timeout_ms=max(1, min(left, settings.GRAPHQL_STATEMENT_TIMEOUT_MS)),
+                        cost=analysis.cost,
                     )
                 else:
                     deadline.set_statement_timeout()
@@ -297,6 +330,9 @@ class GraphQLView(View):
                 if result.errors:
                     transaction.set_rollback(True)
         except fairness.ConcurrencyLimited as exc:
+            # Refused before it ran: its points go back, or clients retrying at the concurrency limit
+            # would spend their organization's minute on nothing.
+            self._refund(charged, cost["requestedQueryCost"])
             response = JsonResponse({"errors": [exc.formatted]}, status=429)
             response["Retry-After"] = "1"
             return response
