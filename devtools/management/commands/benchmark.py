@@ -35,6 +35,7 @@ PASSED = (  # the options the child gets
     "database_url",
     "json",
     "only",
+    "measured_statements",
 )
 
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         parser.add_argument("--load-seconds", type=float, default=None, help="Load duration (default 20 s)")
         parser.add_argument("--clients", type=int, default=None, help="Concurrent API clients (default 50)")
         parser.add_argument("--billing-orgs", type=int, default=None, help="Organizations in the billing run (50)")
+        parser.add_argument(
+            "--measured-statements", type=int, default=None, help="Statements in the measured billing run (1,000)"
+        )
         parser.add_argument("--broker", default=None, help="Broker of the billing run's workers (default filesystem)")
         parser.add_argument("--web-workers", type=int, default=None, help="gunicorn workers (default 2 × CPUs)")
         parser.add_argument(
@@ -59,7 +63,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only",
             default="",
-            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-7)",
+            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-8)",
         )
 
     def handle(self, *args, **options):
@@ -70,14 +74,15 @@ class Command(BaseCommand):
 
     @staticmethod
     def _only(value: str) -> set[str]:
-        figures = {"1", "2", "3", "4", "5", "6", "7"}
+        figures = {"1", "2", "3", "4", "5", "6", "7", "8"}
         chosen = {part.strip() for part in value.split(",") if part.strip()} or figures
         if chosen - figures:
-            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-7")
+            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-8")
         return chosen
 
     def _run(self, options):
         from devtools.benchmark import Report, setup
+        from devtools.benchmark import billing_measured as measured
         from devtools.benchmark import figures as f
 
         quick = options["quick"]
@@ -156,6 +161,8 @@ class Command(BaseCommand):
             if "5" in only:
                 log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
                 f.figure_billing_run(report, sizes, options["broker"], workdir, log)
+            if "8" in only:
+                measured.run(report, options, quick, statement, demo_statements, options["broker"], workdir, log)
             if "7" in only:
                 log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
                 f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
