@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from billing.models import OfferRecommendation
@@ -15,6 +17,7 @@ from billing.offers.privacy import PRIVACY_TEXT, PRIVACY_TITLE
 from billing.offers.responses import offer_impressions_record, offer_respond
 from billing.offers.selectors import offers_for
 from billing.offers.services import OfferError
+from billing.statements.services import statement_language
 from portal.actors import actor_of_request
 from portal.models import Membership
 from portal.scopes import BILLING_ROLES, scope_for
@@ -68,12 +71,13 @@ def offer_respond_view(request, offer_id: int):
     except OfferError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            "Thank you: our staff will contact you to set it up. Nothing changes on your bill until then."
-            if decision == "accepted"
-            else "Thank you: we will not show you this offer again for a while.",
-        )
+        with translation.override(statement_language(membership.organization)):  # the next page's language
+            messages.success(
+                request,
+                gettext("Thank you: our staff will contact you to set it up. Nothing changes on your bill until then.")
+                if decision == "accepted"
+                else gettext("Thank you: we will not show you this offer again for a while."),
+            )
     return redirect_back(request)
 
 
