@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.audit import Actor, AuditAction, audit_write
 from billing.einvoice.tax import tax_id_errors
+from billing.einvoice.terms import parse_address
 from billing.models import Organization
 from billing.offers.services import offers_profiling_stop
 from portal.models import ApiToken, Membership, Role, SavedView
@@ -212,6 +213,15 @@ def consent_set(*, organization: Organization, consent: bool, changed_by) -> Org
 EINVOICE_FIELDS = ("einvoice_format", "buyer_reference", "vat_id", "einvoice_address")
 
 
+class EInvoiceSettingsError(AccountError):
+    """Every reason the e-invoice fields were refused, by field."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = errors
+
+
 @transaction.atomic
 def einvoice_settings_set(*, organization: Organization, changed_by, **values) -> Organization:
     """Set the organization's e-invoice fields (format, buyer reference / Leitweg-ID, tax ID, electronic
@@ -225,12 +235,19 @@ def einvoice_settings_set(*, organization: Organization, changed_by, **values) -
     for name, value in values.items():
         setattr(organization, name, value.strip())
     errors = tax_id_errors(organization)
-    if organization.einvoice_format == "xrechnung" and not organization.buyer_reference:
-        errors["buyer_reference"] = "XRechnung needs the buyer reference (BT-10): for a public buyer its Leitweg-ID"
+    if organization.einvoice_format == "xrechnung":
+        if not organization.buyer_reference:
+            errors["buyer_reference"] = "XRechnung needs the buyer reference (BT-10): for a public buyer its Leitweg-ID"
+        address = parse_address(organization.billing_address, organization.country)
+        if not (address.postcode and address.city):
+            # KoSIT BR-DE-8/9: the statement would be refused at issue; say so now, where it can be fixed.
+            errors["einvoice_format"] = (
+                "XRechnung needs your billing address with post code and city (BT-52, BT-53); "
+                "ask us to complete it first"
+            )
     errors = {name: text for name, text in errors.items() if name in EINVOICE_FIELDS}
     if errors:
-        name, text = next(iter(errors.items()))
-        raise AccountError(text, field=name)
+        raise EInvoiceSettingsError(errors)
     changed = {name: [before[name], getattr(organization, name)] for name in EINVOICE_FIELDS}
     changed = {name: pair for name, pair in changed.items() if pair[0] != pair[1]}
     if not changed:

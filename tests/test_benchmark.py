@@ -60,6 +60,11 @@ FIGURES = {
     "7.load.rps": "",
     "7.load.p95_ms": "",
     "7.load.errors": "= 0",
+    # Issue 21 item 5 / issue 17: the billing run measured (6 statements in the quick form, no verdict there).
+    "8.pdf.einvoice_p95_ms": "≤ 500 ms",
+    "8.billing.statements": "= 6",
+    "8.billing.minutes": "",
+    "8.billing.validation_ms": "",
 }
 
 
@@ -103,6 +108,11 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
     assert figures["6.refusal.queries"]["value"] == 0
     assert figures["5.billing.organizations"]["value"] == 3
     assert figures["7.load.errors"]["value"] == 0
+    # The measured billing run issued every statement with its PDF and a valid e-invoice, and timed them all.
+    assert figures["8.billing.statements"]["value"] == 6 and figures["8.billing.statements"]["result"] == "PASS"
+    assert figures["8.billing.minutes"]["value"] > 0 and "MEASURED" in figures["8.billing.minutes"]["label"]
+    assert "render_statement_pdf 6×" in figures["8.billing.minutes"]["note"]
+    assert "issue_statement 6×" in figures["8.billing.minutes"]["note"]
 
     # The import and the billing run left nothing behind: no throwaway organization, no extra record.
     assert not Organization.objects.filter(account_number__startswith="BENCH-").exists()

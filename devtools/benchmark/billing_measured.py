@@ -13,6 +13,7 @@ PDF/A-3b, the e-invoice XML attached with the Factur-X XMP) beside the same PDF 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -111,10 +112,12 @@ def figure_billing_measured(report: Report, *, statements: int, records: int, br
     ready = 0
     try:
         cpu_before = _tree_cpu_seconds([w.pid for w in workers])
+        load_before = os.getloadavg()[0]
         began = time.monotonic()
         for pk, start in orgs:
             client.send_task("billing.statements.tasks.issue_statement", args=[pk, start])
-        limit = began + max(180, 3 * TARGET_MINUTES * 60 * statements / 1000)  # a miss is reported, not waited out
+        # A miss is reported, not waited out: at most 9 × the target (45 min for 1,000; the shared machine can be slow).
+        limit = began + max(180, 9 * TARGET_MINUTES * 60 * statements / 1000)
         while time.monotonic() < limit:
             ready = Statement.objects.filter(organization_id__in=ids, pdf_status=Statement.PdfStatus.READY).count()
             if ready == len(orgs):
@@ -133,9 +136,9 @@ def figure_billing_measured(report: Report, *, statements: int, records: int, br
     log(f"  measured billing run: {ready}/{len(orgs)} statements with PDF in {elapsed:.1f} s; {removed} removed")
     minutes = elapsed / 60
     complete = ready == len(orgs) and valid == len(orgs)
-    cpu_note = ""
-    if cpu_before is not None and cpu_after is not None and ready:
-        cpu_note = f"; workers' CPU (Saxon included, PostgreSQL not) {(cpu_after - cpu_before) / ready * 1000:.0f} ms a statement"
+    cpu_note = f"; load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    if cpu_before is not None and cpu_after is not None:
+        cpu_note += f"; the worker processes' own CPU {cpu_after - cpu_before:.0f} s (PostgreSQL's not included)"
     per_task = ", ".join(f"{name} {count}× median {seconds * 1000:.0f} ms" for name, (count, seconds) in tasks.items())
     report.context["billing_measured"] = {
         "statements": len(orgs),
@@ -153,14 +156,18 @@ def figure_billing_measured(report: Report, *, statements: int, records: int, br
         f"= {len(orgs)}",
         complete,
     )
+    # The target is for 1,000 statements; a smaller run (the CI form) is reported without a verdict, since the
+    # workers' start (WeasyPrint, Saxon compiling the rule files) would weigh on it out of all proportion.
+    full = len(orgs) == 1000
     report.add(
         "8.billing.minutes",
         f"{len(orgs):,} statements, 2 workers: wall time MEASURED",
         minutes,
         "min",
-        f"≤ {TARGET_MINUTES * len(orgs) / 1000:g} min" if len(orgs) != 1000 else f"≤ {TARGET_MINUTES:g} min",
-        complete and minutes <= TARGET_MINUTES * len(orgs) / 1000,
-        note=f"{records} usage records × 5 lines an organization; broker {broker}; tasks: {per_task}{cpu_note}",
+        f"≤ {TARGET_MINUTES:g} min" if full else "",
+        (complete and minutes <= TARGET_MINUTES) if full else None,
+        note=f"{records} usage records × 5 lines an organization; broker {broker}; tasks: {per_task}{cpu_note}"
+        + ("" if full else "; the ≤ 5 min target applies to 1,000 statements"),
     )
     if validation_ms:
         report.add(

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from portal.account import (
     EINVOICE_FIELDS,
     AccountError,
+    EInvoiceSettingsError,
     consent_set,
     einvoice_settings_set,
     member_change_role,
@@ -227,8 +228,9 @@ def einvoice(request):
         if form.is_valid():
             try:
                 einvoice_settings_set(organization=org, changed_by=request.user, **form.cleaned_data)
-            except AccountError as error:
-                _form_errors(form, error)
+            except EInvoiceSettingsError as error:
+                for field, message in error.errors.items():
+                    form.add_error(field, message)
             else:
                 messages.success(request, gettext("Your e-invoice settings were saved."))
                 return redirect("settings-einvoice")
