@@ -21,6 +21,7 @@ from billing.statements.services import statement_language
 from portal.actors import actor_of_request
 from portal.models import Membership
 from portal.scopes import BILLING_ROLES, scope_for
+from portal.web.access import portal_view
 from portal.web.redirects import redirect_back
 
 
@@ -81,7 +82,7 @@ def offer_respond_view(request, offer_id: int):
     return redirect_back(request)
 
 
-@login_required
+@portal_view()
 def offers_privacy(request):
     return render(
         request,

@@ -13,7 +13,14 @@ PAGES = {
         "/settings/": ["Einstellungen", "Mitglieder und Rollen", "Letzte Aktivitäten", "1 Administrator"],
         "/settings/members/": ["Jemanden einladen", "E-Mail-Adresse", "Gesamte Organisation", "Einladung senden"],
         "/settings/tokens/": ["Token erstellen", "Läuft ab nach", "Rechnungen lesen"],
-        "/settings/personalization/": ["Personalisierung", "Aktuell ist die Personalisierung", "ausgeschaltet"],
+        "/settings/personalization/": [
+            "Personalisierung",
+            "Aktuell ist die Personalisierung",
+            "ausgeschaltet",
+            "Was wir nicht verwenden",
+        ],
+        "/privacy/": ["Datenschutz", "Alles Weitere", "Wohin die Daten gehen"],
+        "/offers/privacy": ["Wie wir Angebote für Sie auswählen", "erstellen wir kein Profil aus Ihrer Nutzung"],
         "/settings/budgets/": ["Budget anlegen", "Betrag je Abrechnungszeitraum", "Noch keine Budgets."],
         "/settings/e-invoice/": ["E-Rechnung", "Käuferreferenz oder Leitweg-ID", "Elektronische Adresse"],
     },
@@ -23,7 +30,8 @@ PAGES = {
         "/settings/": ["Paramètres", "Membres et rôles", "Activité récente"],
         "/settings/members/": ["Inviter quelqu’un", "Adresse e-mail", "Envoyer l’invitation"],
         "/settings/tokens/": ["Créer un jeton", "Expire après"],
-        "/settings/personalization/": ["Personnalisation", "désactivée"],
+        "/settings/personalization/": ["Personnalisation", "désactivée", "Ce que nous n’utilisons pas"],
+        "/offers/privacy": ["Comment nous choisissons les offres pour vous"],
         "/settings/budgets/": ["Ajouter un budget", "Montant par période de facturation"],
         "/settings/e-invoice/": ["Référence acheteur ou Leitweg-ID", "Adresse électronique"],
     },
@@ -33,7 +41,8 @@ PAGES = {
         "/settings/": ["Instellingen", "Leden en rollen", "Recente activiteit"],
         "/settings/members/": ["Iemand uitnodigen", "E-mailadres", "Uitnodiging versturen"],
         "/settings/tokens/": ["Token aanmaken", "Verloopt na"],
-        "/settings/personalization/": ["Personalisatie", "uit"],
+        "/settings/personalization/": ["Personalisatie", "uit", "Wat we niet gebruiken"],
+        "/offers/privacy": ["Hoe we aanbiedingen voor u kiezen"],
         "/settings/budgets/": ["Budget toevoegen", "Bedrag per factuurperiode"],
         "/settings/e-invoice/": ["Referentie koper of Leitweg-ID", "Elektronisch adres"],
     },
@@ -50,6 +59,7 @@ ENGLISH = [
     "Recent activity",
     "Skip to content",
     "Business portal",
+    "What we use",
 ]
 
 
