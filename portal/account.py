@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
 
 from billing.audit import Actor, AuditAction, audit_write
 from billing.einvoice.tax import tax_id_errors
@@ -237,13 +238,15 @@ def einvoice_settings_set(*, organization: Organization, changed_by, **values) -
     errors = tax_id_errors(organization)
     if organization.einvoice_format == "xrechnung":
         if not organization.buyer_reference:
-            errors["buyer_reference"] = "XRechnung needs the buyer reference (BT-10): for a public buyer its Leitweg-ID"
+            errors["buyer_reference"] = gettext(
+                "XRechnung needs the buyer reference (BT-10): for a public buyer its Leitweg-ID"
+            )
         address = parse_address(organization.billing_address, organization.country)
         if not (address.postcode and address.city):
             # KoSIT BR-DE-8/9: the statement would be refused at issue; say so now, where it can be fixed.
-            errors["einvoice_format"] = (
-                "XRechnung needs your billing address with post code and city (BT-52, BT-53); "
-                "ask us to complete it first"
+            errors["einvoice_format"] = gettext(
+                "XRechnung needs your billing address with post code and city (BT-52, BT-53); ask us to complete it "
+                "first"
             )
     errors = {name: text for name, text in errors.items() if name in EINVOICE_FIELDS}
     if errors:
