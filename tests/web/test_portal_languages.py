@@ -120,3 +120,10 @@ def test_a_message_after_a_write_is_in_the_organizations_language(client, billed
     signed_in(billed_org, role="admin")
     response = client.post("/settings/personalization/", {"consent": "on"}, follow=True)
     assert "Votre choix de personnalisation a été enregistré." in response.content.decode()
+
+
+def test_the_password_and_error_pages_follow_the_browser(client, db):
+    page = client.get("/password-reset/", HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "Wachtwoord opnieuw instellen" in page and "Link versturen" in page
+    response = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 404 and "Seite nicht gefunden" in response.content.decode()
