@@ -213,12 +213,12 @@ def figure_pdf_einvoice(report: Report, statement: Statement, repeats: int) -> N
     )
 
 
-def run(report: Report, options: dict, quick: bool, _largest, demo_statements, broker_url, workdir: Path, log) -> None:
+def run(report: Report, options: dict, quick: bool, demo_statements, broker_url, workdir: Path, log) -> None:
     """Figure 8 as ``manage.py benchmark`` runs it (``--quick``: 6 statements of 50 records, 2 PDF repeats)."""
-    from devtools.benchmark.figures import _pages, _with_template
+    from devtools.benchmark.figures import _pages
 
     statements = options.get("measured_statements") or (6 if quick else 1000)
-    candidates = [_with_template(s, s.template_version) for s in demo_statements if s.template_version >= 3]
+    candidates = [s for s in demo_statements if s.template_version >= 3]
     if candidates:
         typical = min(candidates, key=lambda s: (abs(_pages(s) - 3), s.number))
         log(f"8. statement PDF/A-3b with e-invoice ({typical.number}) ...")

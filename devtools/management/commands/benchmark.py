@@ -162,7 +162,7 @@ class Command(BaseCommand):
                 log(f"5. billing run of {sizes.billing_orgs} throwaway organizations with 2 workers ...")
                 f.figure_billing_run(report, sizes, options["broker"], workdir, log)
             if "8" in only:
-                measured.run(report, options, quick, statement, demo_statements, options["broker"], workdir, log)
+                measured.run(report, options, quick, demo_statements, options["broker"], workdir, log)
             if "7" in only:
                 log(f"7. load: {sizes.load_clients} clients for {sizes.load_seconds:.0f} s ...")
                 f.figure_load(report, api, server.url, tokens[latency_tokens:], start, end, sizes, web_workers)
