@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
     CONSENT_CHANGED = "consent.changed", "Personalization consent changed"
+    EINVOICE_SETTINGS_CHANGED = "organization.einvoice_changed", "E-invoice settings changed"
     BUDGET_CREATED = "budget.created", "Budget created"
     BUDGET_DELETED = "budget.deleted", "Budget removed"
     SAVED_VIEW_CREATED = "saved_view.created", "Usage view saved"

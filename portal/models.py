@@ -12,15 +12,16 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import AuditLog, Location, Organization, Person  # noqa: F401  (AuditLog: re-exported)
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Administrator"  # everything, incl. members, tokens, consent
-    ANALYST = "analyst", "Analyst"  # all usage and statements of the organization, read only
-    LOCATION_MANAGER = "location_manager", "Location manager"  # usage of some locations only
-    MEMBER = "member", "Member"  # usage of their own lines only
+    ADMIN = "admin", _("Administrator")  # everything, incl. members, tokens, consent
+    ANALYST = "analyst", _("Analyst")  # all usage and statements of the organization, read only
+    LOCATION_MANAGER = "location_manager", _("Location manager")  # usage of some locations only
+    MEMBER = "member", _("Member")  # usage of their own lines only
 
 
 class Membership(models.Model):
@@ -57,11 +58,11 @@ class ApiToken(models.Model):
     """
 
     class Scope(models.TextChoices):
-        USAGE_READ = "usage:read", "Read usage"
-        STATEMENTS_READ = "statements:read", "Read statements"
-        STATEMENTS_DISPUTE = "statements:dispute", "Dispute statement lines"
-        WEBHOOKS = "webhooks:manage", "Register webhook endpoints and see deliveries"
-        OFFERS = "offers", "See and answer offers"
+        USAGE_READ = "usage:read", _("Read usage")
+        STATEMENTS_READ = "statements:read", _("Read statements")
+        STATEMENTS_DISPUTE = "statements:dispute", _("Dispute statement lines")
+        WEBHOOKS = "webhooks:manage", _("Register webhook endpoints and see deliveries")
+        OFFERS = "offers", _("See and answer offers")
 
     PREFIX = "bp_"
 

@@ -47,6 +47,7 @@ urlpatterns = [
     path("settings/tokens/new", settings_pages.token_created, name="settings-token-created"),
     path("settings/tokens/<int:token_id>/revoke", settings_pages.token_delete, name="settings-token-revoke"),
     path("settings/personalization/", settings_pages.consent, name="settings-consent"),
+    path("settings/e-invoice/", settings_pages.einvoice, name="settings-einvoice"),
     path("settings/budgets/", settings_pages.budgets, name="settings-budgets"),
     path("settings/budgets/<int:budget_id>/remove", settings_pages.budget_remove, name="settings-budget-remove"),
     path("privacy/", settings_pages.privacy, name="privacy"),

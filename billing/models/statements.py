@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import pgettext_lazy
 
 from billing.models.accounts import Line, Location, Organization, Person
 
@@ -17,15 +18,15 @@ class StatementNumberSequence(models.Model):
 
 class Statement(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", pgettext_lazy("status", "Draft")
+        ISSUED = "issued", pgettext_lazy("status", "Issued")
+        PAID = "paid", pgettext_lazy("status", "Paid")
+        VOID = "void", pgettext_lazy("status", "Void")
 
     class PdfStatus(models.TextChoices):
-        PENDING = "pending", "Waiting to be rendered"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Rendering failed (retrying)"
+        PENDING = "pending", pgettext_lazy("status", "Waiting to be rendered")
+        READY = "ready", pgettext_lazy("status", "Ready")
+        FAILED = "failed", pgettext_lazy("status", "Rendering failed (retrying)")
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="statements")
     period_start = models.DateField(help_text="First day of the billing period (organization's local date)")
@@ -172,9 +173,9 @@ class Dispute(models.Model):
     """A customer's objection to a statement line; staff accept it (with a credit on a later statement) or reject it."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACCEPTED = "accepted", "Accepted (credited)"
-        REJECTED = "rejected", "Rejected"
+        OPEN = "open", pgettext_lazy("status", "Open")
+        ACCEPTED = "accepted", pgettext_lazy("status", "Accepted (credited)")
+        REJECTED = "rejected", pgettext_lazy("status", "Rejected")
 
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="disputes")
     line = models.ForeignKey(StatementLine, on_delete=models.PROTECT, related_name="disputes")

@@ -134,7 +134,7 @@ class Query(graphene.ObjectType):
         return shown_offers(info)
 
     def resolve_offer_privacy_notice(root, info):
-        return PRIVACY_TEXT
+        return str(PRIVACY_TEXT)  # the API's texts are English
 
 
 class RespondToOfferError(graphene.ObjectType):

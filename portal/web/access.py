@@ -10,7 +10,9 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils import translation
 
+from billing.statements.services import statement_language
 from portal.api.core.auth import session_caller
 from portal.models import Role
 
@@ -20,6 +22,7 @@ def portal_view(*, billing: bool = False, admin: bool = False):
 
     ``billing``: statements, charges of the whole organization and offers (administrators, analysts).
     ``admin``: members, tokens, consent and budgets (administrators).
+    The page renders in the organization's language.
     """
 
     def decorator(view):
@@ -32,7 +35,10 @@ def portal_view(*, billing: bool = False, admin: bool = False):
             if (admin and caller.membership.role != Role.ADMIN) or (billing and not caller.sees_billing):
                 raise PermissionDenied("Your role in this organization does not include this page.")
             request.caller = caller
-            return view(request, *args, **kwargs)
+            # Every page is in the organization's language, as its statements are (the sign-in page, before
+            # an organization is known, follows the browser: LocaleMiddleware).
+            with translation.override(statement_language(caller.membership.organization)):
+                return view(request, *args, **kwargs)
 
         return wrapped
 

@@ -8,7 +8,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from billing.models import Statement
 from billing.months import month_start
@@ -103,9 +106,15 @@ def dashboard_context(request) -> dict:
                 "minutes": totals.minutes if totals else Decimal(0),
             }
         )
+    # Month names in the page's language (the organization's, activated by portal_view).
+    locale = translation.to_locale(translation.get_language() or "en")
     chart = column_chart(
-        [(m["month"].strftime("%b"), m["cost"]) for m in months],
-        title=f"Usage cost per month, {months[0]['month']:%B %Y} to {months[-1]['month']:%B %Y}",
+        [(format_date(m["month"], "LLL", locale=locale), m["cost"]) for m in months],
+        title=gettext("Usage cost per month, %(first)s to %(last)s")
+        % {
+            "first": format_date(months[0]["month"], "LLLL y", locale=locale),
+            "last": format_date(months[-1]["month"], "LLLL y", locale=locale),
+        },
     )
 
     period_params = {"period": "this_period"}

@@ -8,15 +8,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from billing.models import OfferRecommendation
 from billing.offers.privacy import PRIVACY_TEXT, PRIVACY_TITLE
 from billing.offers.responses import OfferError, offer_impressions_record, offer_respond
 from billing.offers.selectors import offers_for
+from billing.statements.services import statement_language
 from portal.actors import actor_of_request
 from portal.models import Membership
 from portal.scopes import BILLING_ROLES, scope_for
+from portal.web.access import portal_view
 from portal.web.redirects import redirect_back
 
 
@@ -67,16 +71,17 @@ def offer_respond_view(request, offer_id: int):
     except OfferError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            "Thank you: our staff will contact you to set it up. Nothing changes on your bill until then."
-            if decision == "accepted"
-            else "Thank you: we will not show you this offer again for a while.",
-        )
+        with translation.override(statement_language(membership.organization)):  # the next page's language
+            messages.success(
+                request,
+                gettext("Thank you: our staff will contact you to set it up. Nothing changes on your bill until then.")
+                if decision == "accepted"
+                else gettext("Thank you: we will not show you this offer again for a while."),
+            )
     return redirect_back(request)
 
 
-@login_required
+@portal_view()
 def offers_privacy(request):
     return render(
         request,

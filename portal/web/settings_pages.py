@@ -6,14 +6,25 @@ object is looked up inside the acting organization, so another organization's id
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from portal.account import AccountError, consent_set, member_change_role, member_invite, member_remove, token_revoke
+from portal.account import (
+    EINVOICE_FIELDS,
+    AccountError,
+    EInvoiceSettingsError,
+    consent_set,
+    einvoice_settings_set,
+    member_change_role,
+    member_invite,
+    member_remove,
+    token_revoke,
+)
 from portal.api.core.auth import token_create
 from portal.budgets import budget_create, budget_delete, budget_statuses
 from portal.models import ApiToken, AuditLog, Budget, Membership, Role
 from portal.web.access import portal_view
-from portal.web.account_forms import BudgetForm, ConsentForm, InviteForm, RoleForm, TokenForm
+from portal.web.account_forms import BudgetForm, ConsentForm, EInvoiceForm, InviteForm, RoleForm, TokenForm
 
 RAW_TOKEN_SESSION_KEY = "new_api_token"  # noqa: S105 - a session key name, not a secret
 
@@ -71,8 +82,12 @@ def members(request):
             except AccountError as error:
                 _form_errors(form, error)
             else:
-                what = "an email with a link to choose a password" if invitation.new_user else "an email"
-                messages.success(request, f"{data['email']} is now a member; we sent {what}.")
+                text = (
+                    gettext("%(email)s is now a member; we sent an email with a link to choose a password.")
+                    if invitation.new_user
+                    else gettext("%(email)s is now a member; we sent an email.")
+                )
+                messages.success(request, text % {"email": data["email"]})
                 return redirect("settings-members")
     return render(
         request,
@@ -103,7 +118,9 @@ def member(request, membership_id: int):
             except AccountError as error:
                 _form_errors(form, error)
             else:
-                messages.success(request, f"The role of {membership.user.username} was changed.")
+                messages.success(
+                    request, gettext("The role of %(user)s was changed.") % {"user": membership.user.username}
+                )
                 return redirect("settings-members")
     return render(
         request,
@@ -122,7 +139,11 @@ def member_delete(request, membership_id: int):
     except AccountError as error:
         messages.error(request, str(error))
         return redirect("settings-member", membership_id=membership.pk)
-    messages.success(request, f"{membership.user.username} was removed from {membership.organization.name}.")
+    messages.success(
+        request,
+        gettext("%(user)s was removed from %(name)s.")
+        % {"user": membership.user.username, "name": membership.organization.name},
+    )
     return redirect("settings-members")
 
 
@@ -166,7 +187,7 @@ def token_created(request):
     if shown:
         token = _tokens(_org(request)).filter(pk=shown["id"]).first()
     if token is None:
-        messages.info(request, "A token is shown only once, right after it is created.")
+        messages.info(request, gettext("A token is shown only once, right after it is created."))
         return redirect("settings-tokens")
     response = render(request, "portal/settings/token_created.html", {"token": token, "raw": shown["raw"]})
     response["Cache-Control"] = "no-store"
@@ -178,7 +199,10 @@ def token_created(request):
 def token_delete(request, token_id: int):
     token = get_object_or_404(_tokens(_org(request)), pk=token_id)
     token_revoke(token=token, revoked_by=request.user)
-    messages.success(request, f"The token “{token.name}” ({token.key_prefix}…) was revoked.")
+    messages.success(
+        request,
+        gettext("The token “%(name)s” (%(prefix)s…) was revoked.") % {"name": token.name, "prefix": token.key_prefix},
+    )
     return redirect("settings-tokens")
 
 
@@ -190,9 +214,28 @@ def consent(request):
         form = ConsentForm(request.POST)
         if form.is_valid():
             consent_set(organization=org, consent=form.cleaned_data["consent"], changed_by=request.user)
-            messages.success(request, "Your personalization setting was saved.")
+            messages.success(request, gettext("Your personalization setting was saved."))
             return redirect("settings-consent")
     return render(request, "portal/settings/consent.html", {"form": form})
+
+
+@portal_view(admin=True)
+def einvoice(request):
+    org = _org(request)
+    form = EInvoiceForm(initial={name: getattr(org, name) for name in EINVOICE_FIELDS})
+    if request.method == "POST":
+        form = EInvoiceForm(request.POST)
+        if form.is_valid():
+            try:
+                einvoice_settings_set(organization=org, changed_by=request.user, **form.cleaned_data)
+            except EInvoiceSettingsError as error:
+                for field, message in error.errors.items():
+                    form.add_error(field, message)
+            else:
+                messages.success(request, gettext("Your e-invoice settings were saved."))
+                return redirect("settings-einvoice")
+    status = 400 if form.errors else 200
+    return render(request, "portal/settings/einvoice.html", {"form": form}, status=status)
 
 
 @portal_view(admin=True)
@@ -211,7 +254,7 @@ def budgets(request):
                 person=data["person"],
                 created_by=request.user,
             )
-            messages.success(request, "The budget was added. Administrators get an email when it is reached.")
+            messages.success(request, gettext("The budget was added. Administrators get an email when it is reached."))
             return redirect("settings-budgets")
     return render(
         request,
@@ -229,7 +272,7 @@ def budget_remove(request, budget_id: int):
         pk=budget_id,
     )
     budget_delete(budget=budget, deleted_by=request.user)
-    messages.success(request, "The budget was removed.")
+    messages.success(request, gettext("The budget was removed."))
     return redirect("settings-budgets")
 
 

@@ -100,7 +100,9 @@ def _statement_detail(request, statement):
             except BillingError as error:
                 form.add_error(None, str(error).capitalize() + ".")
             else:
-                messages.success(request, "Your dispute was sent to our billing team. Its answer appears here.")
+                messages.success(
+                    request, gettext("Your dispute was sent to our billing team. Its answer appears here.")
+                )
                 return redirect("statement", statement_id=statement.pk)
     context = _detail_context(statement)
     context.update(offers_panel_context(request, request.caller.membership, statement=statement))

@@ -73,6 +73,11 @@ FIGURES = {
     "9.fairness.slowdown": "",
     "10.open_loop.max_rate": "",
     "10.open_loop.p95_at_max": "≤ 300 ms",
+    # Figure 11, issue 21 item 5 / issue 17: the billing run measured (6 statements in the quick form, no verdict there).
+    "11.pdf.einvoice_p95_ms": "≤ 500 ms",
+    "11.billing.statements": "= 6",
+    "11.billing.minutes": "",
+    "11.billing.validation_ms": "",
 }
 
 
@@ -117,6 +122,11 @@ def test_quick_benchmark_prints_and_writes_every_figure(transactional_db, tmp_pa
     assert figures["5.billing.organizations"]["value"] == 3
     assert figures["7.load.errors"]["value"] == 0
     assert figures["8.cost.queries"]["value"] >= 30  # the grid: at least 30 shapes measured
+    # The measured billing run issued every statement with its PDF and a valid e-invoice, and timed them all.
+    assert figures["11.billing.statements"]["value"] == 6 and figures["11.billing.statements"]["result"] == "PASS"
+    assert figures["11.billing.minutes"]["value"] > 0 and "MEASURED" in figures["11.billing.minutes"]["label"]
+    assert "render_statement_pdf 6×" in figures["11.billing.minutes"]["note"]
+    assert "issue_statement 6×" in figures["11.billing.minutes"]["note"]
 
     # The import and the billing run left nothing behind: no throwaway organization, no extra record.
     assert not Organization.objects.filter(account_number__startswith="BENCH-").exists()

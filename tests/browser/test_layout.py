@@ -5,7 +5,9 @@ import pytest
 
 @pytest.fixture
 def two_orgs(make):
-    first, second = make.organization(name="Alpha Logistics"), make.organization(name="Beta Retail")
+    # An English and a German organization: switching also switches the language of the pages.
+    first = make.organization(name="Alpha Logistics", locale="en-GB")
+    second = make.organization(name="Beta Retail", locale="de-DE")
     user = make.user("controller")
     make.membership(user, first, role="analyst")
     make.membership(user, second, role="admin")
@@ -19,7 +21,8 @@ def test_sign_in_and_switch_organization(page, sign_in, two_orgs):
     assert switcher.input_value() == str(first.id)
     switcher.select_option(str(second.id))  # submits by itself with JavaScript on
     page.wait_for_load_state()
-    assert page.get_by_label("Organization").input_value() == str(second.id)
+    assert page.get_by_label("Organisation").input_value() == str(second.id)
+    assert page.get_by_role("link", name="Übersicht").is_visible()
     assert second.account_number in page.locator("footer").inner_text()
 
 

@@ -178,6 +178,20 @@ WRITES = {
         lambda w, m: lambda: w.client.post(reverse("settings-consent"), {"consent": "on"}),
         AuditAction.CONSENT_CHANGED,
     ),
+    "settings-einvoice": (
+        lambda w, m: (
+            lambda: w.client.post(
+                reverse("settings-einvoice"),
+                {
+                    "einvoice_format": "peppol",
+                    "buyer_reference": "PO-1",
+                    "vat_id": "",
+                    "einvoice_address": "0208:0123456789",
+                },
+            )
+        ),
+        AuditAction.EINVOICE_SETTINGS_CHANGED,
+    ),
     "settings-budgets": (
         lambda w, m: (
             lambda: w.client.post(

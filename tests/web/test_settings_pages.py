@@ -8,8 +8,23 @@ from django.core import mail
 from django.urls import reverse
 
 from portal.models import ApiToken, AuditLog, Budget, Membership, Role, hash_token
+from tests import factories
 
-PAGES = ["/settings/", "/settings/members/", "/settings/tokens/", "/settings/personalization/", "/settings/budgets/"]
+PAGES = [
+    "/settings/",
+    "/settings/members/",
+    "/settings/tokens/",
+    "/settings/personalization/",
+    "/settings/budgets/",
+    "/settings/e-invoice/",
+]
+
+
+@pytest.fixture
+def org(db):
+    """An English-speaking organization: these tests read the pages' English texts (pages are in the
+    organization's language; tests/web/test_portal_languages.py reads them in German, French and Dutch)."""
+    return factories.organization(locale="en-US")
 
 
 @pytest.mark.parametrize("role,status", [("admin", 200), ("analyst", 403), ("location_manager", 403)])

@@ -35,6 +35,7 @@ PASSED = (  # the options the child gets
     "database_url",
     "json",
     "only",
+    "measured_statements",
 )
 
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         parser.add_argument("--load-seconds", type=float, default=None, help="Load duration (default 20 s)")
         parser.add_argument("--clients", type=int, default=None, help="Concurrent API clients (default 50)")
         parser.add_argument("--billing-orgs", type=int, default=None, help="Organizations in the billing run (50)")
+        parser.add_argument(
+            "--measured-statements", type=int, default=None, help="Statements in the measured billing run (1,000)"
+        )
         parser.add_argument("--broker", default=None, help="Broker of the billing run's workers (default filesystem)")
         parser.add_argument("--web-workers", type=int, default=None, help="gunicorn workers (default 2 × CPUs)")
         parser.add_argument(
@@ -59,7 +63,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only",
             default="",
-            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-10)",
+            help="Comma-separated figure numbers to measure, e.g. 3 or 4,5 (default: all of 1-11)",
         )
 
     def handle(self, *args, **options):
@@ -70,14 +74,15 @@ class Command(BaseCommand):
 
     @staticmethod
     def _only(value: str) -> set[str]:
-        figures = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
+        figures = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
         chosen = {part.strip() for part in value.split(",") if part.strip()} or figures
         if chosen - figures:
-            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-10")
+            raise CommandError(f"--only: unknown figure(s) {', '.join(sorted(chosen - figures))}; use 1-11")
         return chosen
 
     def _run(self, options):
         from devtools.benchmark import Report, cost_grid, fairness, open_loop, setup
+        from devtools.benchmark import billing_measured as measured
         from devtools.benchmark import figures as f
 
         quick = options["quick"]
@@ -188,6 +193,8 @@ class Command(BaseCommand):
                 rates = [2, 5] if quick else [10, 20, 40, 60, 80, 100, 120, 150, 180, 220]
                 log(f"10. open-loop load: arrival rates {rates} per second ...")
                 open_loop.figure_open_loop(report, server.url, traffic, rates, 3 if quick else 15)
+            if "11" in only:
+                measured.run(report, options, quick, demo_statements, options["broker"], workdir, log)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
