@@ -2,7 +2,7 @@
 
 import graphene
 
-from portal.api import accounts, costcentres, offers, statements, usage, webhooks
+from portal.api import accounts, costcentres, offers, statements, usage, usage_costs, webhooks  # noqa: F401 (usage_costs registers cost hints)
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 

@@ -6,10 +6,9 @@ import graphene
 
 from billing.costcentres.usage import cost_centre_summary
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
-from billing.usage import estimate, selectors
+from billing.usage import selectors
 from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, UsageFilter, UsageQueryError
 from portal.api.accounts import LineType, LocationType, PersonType, require_usage
-from portal.api.core import costs
 from portal.api.core.errors import ApiError, Codes
 from portal.api.core.nodes import ScopedNode, caller, decode_ids, encode_id
 from portal.api.permissions import Permission
@@ -365,44 +364,3 @@ def _cost_centre_summary(info, period, dims, filter, order_by, kwargs):
         result.previous_period = period.previous()
         result.previous_totals = cost_centre_summary(period=result.previous_period, **ask).totals
     return result
-
-
-@costs.cost_hint("Query", "usageSummary")
-def _summary_cost(context, args) -> costs.FieldCost:
-    """The rollup rows the summary scans and the groups it builds, for this organization (billing.usage.estimate)."""
-    group_by = [Dimension(getattr(d, "value", d)) for d in args.get("group_by") or []]
-    read = estimate.summary_estimate(
-        context.usage_statistics(),
-        period=to_period(args["period"]),
-        group_by=group_by,
-        filters=to_filter(args.get("filter")),
-        first=args.get("first"),
-        compare_previous=bool(args.get("compare_previous")),
-    )
-    per_row = costs.POINTS_PER_RECORD_READ if read.source == "raw" else costs.POINTS_PER_ROW_READ
-    return costs.FieldCost(
-        points=read.rows_read * per_row + read.groups * costs.POINTS_PER_GROUP,
-        sizes={
-            "rows": read.returned,
-            "rows.keys": len(group_by),
-            "groupBy": len(group_by),
-            "table.rows": read.returned,
-            "table.columns": 2 * len(group_by) + len(Metric),
-        },
-    )
-
-
-@costs.cost_hint("Query", "usageRecords")
-def _records_cost(context, args) -> costs.FieldCost:
-    """The records an index walk passes to fill the page (the page's objects are counted by the walker)."""
-    order = RecordOrder(getattr(args.get("order_by"), "value", args.get("order_by") or RecordOrder.TIME.value))
-    read = estimate.records_estimate(
-        context.usage_statistics(),
-        period=to_period(args["period"]),
-        filters=to_filter(args.get("filter")),
-        order_by=order,
-        first=args.get("first") or 1,
-    )
-    return costs.FieldCost(
-        points=read.rows_read * costs.POINTS_PER_RECORD_READ + read.returned * costs.POINTS_PER_RECORD_RETURNED
-    )
