@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -267,9 +267,10 @@ def test_csv_exports_guard_only_formula_starts_and_are_audited(client, acme):
     assert {"export.usage_summary", "export.usage_records"} <= actions
 
 
-def test_exports_read_back_as_typed_values(client, db):
+def test_exports_read_back_as_typed_values(client, db, monkeypatch):
     """A German customer: headers in German, a phone number and "Köln" as text, numbers, dates and
     durations typed; CSV with BOM and its semicolon / decimal-comma variant."""
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
     org = factories.organization(name="Rheinland AG", locale="de-DE", billing_day=1, currency="EUR")
     koeln = factories.location(org, name="Köln")
     person = factories.person(org, name="Jürgen Weiß")
@@ -299,9 +300,8 @@ def test_exports_read_back_as_typed_values(client, db):
     assert record["Anschluss"] == "'+16177098147"  # CSV: a text starting with + is guarded (README)
 
     about, rows = xlsx_table(client.get("/usage/export/", {"dim": "location", "format": "xlsx"}))
-    assert about["Verglichen mit"].endswith("(der vorige Abrechnungszeitraum)") or "Abrechnungszeitraum" in about[
-        "Verglichen mit"
-    ]
+    # 1–20 November so far, against 1–20 October.
+    assert about["Verglichen mit"] == "2026-10-01 – 2026-10-20 (dieselben Tage des vorigen Abrechnungszeitraums)"
     header = rows[0]
     koeln_row = dict(zip(header, rows[1], strict=True))
     assert koeln_row["Standort"] == "Köln" and koeln_row["Anrufe"] == 2

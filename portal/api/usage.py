@@ -5,6 +5,7 @@ from datetime import UTC
 import graphene
 
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
+from billing.periods import Basis
 from billing.usage import selectors
 from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, UsageFilter, UsageQueryError
 from portal.api.accounts import LineType, LocationType, PersonType, require_usage
@@ -19,6 +20,13 @@ UsageTypeEnum = graphene.Enum("UsageType", [(c.name, c.value) for c in UsageType
 DirectionEnum = graphene.Enum("Direction", [(c.name, c.value) for c in Direction], description="Call direction.")
 CategoryEnum = graphene.Enum(
     "DestinationCategory", [(c.name, c.value) for c in Category], description="Where a call went."
+)
+ComparisonBasisEnum = graphene.Enum.from_enum(
+    Basis,
+    name="ComparisonBasis",
+    description="Why the previous period is that one: whole billing periods are compared with as many billing "
+    "periods before, a billing period so far with the same days of the one before, other dates with as many days "
+    "just before.",
 )
 DurationBandEnum = graphene.Enum(
     "DurationBand",
@@ -137,7 +145,12 @@ class UsageSummaryType(graphene.ObjectType):
     rows = graphene.List(graphene.NonNull(UsageSummaryRow), required=True, description="The groups, sorted.")
     group_count = graphene.Int(required=True, description="Number of groups before the top-N cut.")
     totals = graphene.Field(UsageMetrics, required=True, description="All usage of the period (every group).")
-    previous_period = graphene.Field(PeriodType, description="The period of the same length just before.")
+    previous_period = graphene.Field(
+        PeriodType,
+        description="The period compared with (comparePrevious): the previous billing period, the same days of it "
+        "for a billing period so far, or as many days just before for other dates; the explorer's rule.",
+    )
+    previous_basis = graphene.Field(ComparisonBasisEnum, description="Which of those the previous period is.")
     previous_totals = graphene.Field(UsageMetrics, description="Totals of the previous period.")
 
 
@@ -252,7 +265,9 @@ class Query(graphene.ObjectType):
         order_by=graphene.Argument(MetricEnum, description="Sort groups by this metric; default cost, null = by keys."),
         descending=graphene.Boolean(default_value=True, description="Largest first."),
         first=graphene.Int(description="Top N groups (1–1000) followed by an 'all others' row."),
-        compare_previous=graphene.Boolean(default_value=False, description="Also total the previous period."),
+        compare_previous=graphene.Boolean(
+            default_value=False, description="Also total the period compared with (see previousPeriod)."
+        ),
     )
     usage_records = graphene.relay.ConnectionField(
         UsageRecordConnection,
@@ -320,4 +335,5 @@ def _summary(result):
         totals=_metrics(result.totals),
         previous_period=PeriodType.of(result.previous_period),
         previous_totals=_metrics(result.previous_totals) if result.previous_totals else None,
+        previous_basis=result.previous_basis,
     )

@@ -47,13 +47,13 @@ def moment(context, value, style="medium"):
 
 @register.filter
 def duration(seconds):
-    """Seconds as h:mm:ss (or m:ss under an hour)."""
+    """Seconds as h:mm:ss (0:05:00 for five minutes: one shape in every column)."""
     if seconds is None:
         return ""
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 _COUNTS = {"records", "calls", "messages", "data_sessions"}
