@@ -104,7 +104,13 @@ def dashboard_context(request) -> dict:
         title=f"Usage cost per month, {months[0]['month']:%B %Y} to {months[-1]['month']:%B %Y}",
     )
 
-    period_params = {"period": "this_period"}
+    # A period with no usage yet (its first day, say): the top lists show the last complete period.
+    top_fallback = not current.totals.records
+    top_period = so_far
+    if top_fallback:
+        closed = last_closed_period(organization)
+        top_period = Period(closed.start, closed.end)
+    period_params = {"period": "last_month" if top_fallback else "this_period"}
 
     def linked(rows, dim, next_dim):
         return [
@@ -112,15 +118,17 @@ def dashboard_context(request) -> dict:
                 row,
                 None
                 if row.is_others or row.keys[0].value is None
-                else explorer_url(period="this_period", **{dim: row.keys[0].value}, dim=next_dim),
+                else explorer_url(**period_params, **{dim: row.keys[0].value}, dim=next_dim),
             )
             for row in rows
         ]
 
     top_locations = usage_summary(
-        scope=scope, period=so_far, group_by=[Dimension.LOCATION], order_by=Metric.COST, first=TOP
+        scope=scope, period=top_period, group_by=[Dimension.LOCATION], order_by=Metric.COST, first=TOP
     )
-    top_people = usage_summary(scope=scope, period=so_far, group_by=[Dimension.PERSON], order_by=Metric.COST, first=TOP)
+    top_people = usage_summary(
+        scope=scope, period=top_period, group_by=[Dimension.PERSON], order_by=Metric.COST, first=TOP
+    )
     long_calls = usage_records(
         scope=scope,
         period=so_far,
@@ -150,6 +158,8 @@ def dashboard_context(request) -> dict:
         "current": current.totals,
         "months": months,
         "trend_chart": chart,
+        "top_fallback": top_fallback,
+        "top_period": top_period,
         "top_locations": linked(top_locations.rows, "location", "person"),
         "top_people": linked(top_people.rows, "person", "duration_band"),
         "long_calls": long_calls.records,
