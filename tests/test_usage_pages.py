@@ -368,3 +368,28 @@ def test_export_task_rebuilds_the_scope_from_the_membership(client, acme, settin
     job.refresh_from_db()
     text = (Path(tmp_path) / "exports" / job.file).read_text()
     assert "+498911110002" in text and "+493011110001" not in text
+
+
+@pytest.mark.parametrize(
+    "locale, words",
+    [
+        ("de-DE", ["Verbrauchsanalyse", "Gruppieren nach", "verglichen mit", "Kosten nach Standort", "Anrufe"]),
+        ("fr-FR", ["Explorateur de consommation", "Regrouper par", "comparé", "Coût par Site", "Appels"]),
+        ("nl-NL", ["Verbruiksverkenner", "Groeperen op", "vergeleken met", "Kosten per Locatie", "Gesprekken"]),
+    ],
+)
+def test_explorer_pages_speak_the_organizations_language(client, db, monkeypatch, locale, words):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
+    org = factories.organization(name="Polyglot", locale=locale, billing_day=1)
+    line = factories.line(
+        org, "+4930555000", person=factories.person(org, name="Eva"), location=factories.location(org)
+    )
+    write_calls(org, [Call(line, 75, "0.50")])
+    sign_in_as(client, org, "analyst")
+    page = client.get("/usage/").content.decode()
+    assert all(word in page for word in words), [w for w in words if w not in page]
+    assert f'lang="{locale[:2]}"' in page
+    page = client.get("/usage/", {"dim": "weekday", "start": "2026-11-20", "end": "2026-11-01"}).content.decode()
+    assert "Please correct" not in page and "(2026-11-01)" in page  # the error, in the language of the page
+    calls = client.get("/usage/records/").content.decode()
+    assert "Eva" in calls and "Calls, times in" not in calls

@@ -28,6 +28,8 @@ MAIN_PAGES = [
     ("personalization", "/settings/personalization/"),
     ("privacy", "/privacy/"),
 ]
+DANGLING_DESCRIPTIONS = """() => [...document.querySelectorAll("[aria-describedby]")].flatMap((el) =>
+    el.getAttribute("aria-describedby").split(/\\s+/).filter((id) => id && !document.getElementById(id)))"""
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)  # inside the period after the billed October
 
 
@@ -48,6 +50,7 @@ def test_main_pages_have_no_axe_violations(width, page, phone, sign_in, axe, por
     tab = page if width == "desktop" else phone
     tab.goto("/login/")
     axe(tab, "sign-in")
+    assert tab.evaluate(DANGLING_DESCRIPTIONS) == []
     sign_in("a11y-admin", on=tab)
     failures = []
     for what, path in MAIN_PAGES:
@@ -57,5 +60,10 @@ def test_main_pages_have_no_axe_violations(width, page, phone, sign_in, axe, por
             axe(tab, what)
         except pytest.fail.Exception as exc:
             failures.append(str(exc))
+        # Help and error texts are announced: every id an aria-describedby names exists (id_end_error, not
+        # the id_end-error the templates used to write).
+        dangling = tab.evaluate(DANGLING_DESCRIPTIONS)
+        if dangling:
+            failures.append(f"{what}: aria-describedby names missing ids {dangling}")
     if failures:
         pytest.fail("\n\n".join(failures), pytrace=False)
