@@ -2,6 +2,7 @@
 dashboard, API, export), each metric formatted as itself, groups in reading order, every group labelled."""
 
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -96,9 +97,9 @@ def test_each_metric_is_formatted_as_itself(client, boston):
     assert "1:49:48" in text and "+1:39:48" in text and "1,772.00" not in text
     text = client.get("/usage/", {"dim": "location", "period": "last_month", "sort": "calls"}).content.decode()
     table = text.split('id="result-h"')[1]
-    boston = table.split(">Boston<")[1].split("</tr>")[0]
+    boston = re.sub(r' class="[^"]*"', "", table.split(">Boston<")[1].split("</tr>")[0])
     # Boston: 2 calls now, 1 before, +1: counts as whole numbers ("Previous calls 10,733.00" was the bug).
-    assert "Previous calls" in table and '<td class="num">1</td>\n<td class="num up">+1</td>' in boston
+    assert "Previous calls" in table and "<td>1</td>\n<td>+1</td>" in boston
 
 
 def test_hours_in_clock_order_and_every_group_labelled(client, boston):
