@@ -136,6 +136,7 @@ def cost_centre_summary(
         totals=totals,
         previous_period=None,
         previous_totals=None,
+        previous_basis=None,
         group_count=group_count,
         source="daily",
     )

@@ -3,14 +3,14 @@ from django.utils.translation import gettext_lazy as _
 
 
 class UsageType(models.TextChoices):
-    VOICE = "voice", "Voice call"
-    SMS = "sms", "Text message"
-    DATA = "data", "Data session"
+    VOICE = "voice", _("Voice call")
+    SMS = "sms", _("Text message")
+    DATA = "data", _("Data session")
 
 
 class Direction(models.TextChoices):
-    OUTBOUND = "outbound", "Outbound"
-    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", _("Outbound")
+    INBOUND = "inbound", _("Inbound")
 
 
 class Category(models.TextChoices):

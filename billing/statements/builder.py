@@ -31,6 +31,7 @@ from billing.models import Statement, StatementBreakdown, StatementLine
 from billing.models.choices import Category, DurationBand
 from billing.money import exact as exact_amount
 from billing.money import minor_unit, money
+from billing.people import person_labels
 from billing.periods import BillingPeriod
 from billing.rating.pipeline import LateUsage, RatedPeriod
 
@@ -72,27 +73,6 @@ def largest_remainder(weights: list[Decimal], total: Decimal, unit: Decimal) -> 
 def _even(rows: int, units: int, unit: Decimal) -> list[Decimal]:
     base, extra = divmod(units, rows)
     return [Decimal(base + (1 if i < extra else 0)) * unit for i in range(rows)]
-
-
-def person_labels(persons: dict[int, str], employee_numbers: dict[int, str], lines_of: dict[int, list[str]]) -> dict:
-    """Person names, told apart where two share a name: by employee number, or else by their lines."""
-    by_name: dict[str, list[int]] = defaultdict(list)
-    for pid, name in persons.items():
-        by_name[name.strip().casefold()].append(pid)
-    labels = dict(persons)
-    for ids in by_name.values():
-        if len(ids) < 2:
-            continue
-        numbers = [employee_numbers.get(pid, "") for pid in ids]
-        for pid, number in zip(ids, numbers, strict=True):
-            if number and numbers.count(number) == 1:
-                labels[pid] = _("%(name)s (employee no. %(number)s)") % {"name": persons[pid], "number": number}
-            elif lines_of.get(pid):
-                labels[pid] = _("%(name)s (line %(number)s)") % {
-                    "name": persons[pid],
-                    "number": ", ".join(lines_of[pid]),
-                }
-    return labels
 
 
 @dataclass(frozen=True)

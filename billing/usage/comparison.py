@@ -1,7 +1,9 @@
-"""Usage compared with the period before: the explorer's table, its exports and the API read it here.
+"""Usage compared with the period before: the explorer's table, the dashboard, its exports read it here
+(the API's ``comparePrevious`` uses the same period rule, ``billing.periods.comparison_period``).
 
-The groups of a summary (top N and "others") each beside the same group in the previous period of the
-same length (``Period.previous``), with the change and the change in percent of the chosen metric. Calendar
+The groups of a summary (top N and "others") each beside the same group in the period compared with:
+the previous billing period (or the same days of it for a period so far; as many days just before for
+free dates), with the change and the change in percent of the chosen metric. Calendar
 groups (a day, a week, a month) never recur in the previous period: then only the totals are compared.
 Percentages are rounded once, half-up, to one decimal; none when the previous value is zero.
 """
@@ -11,8 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from billing.periods import Basis
 from billing.usage.scope import Scope
-from billing.usage.selectors import Dimension, Metric, Period, Totals, UsageFilter, UsageSummary, usage_summary
+from billing.usage.selectors import (
+    Dimension,
+    Metric,
+    Period,
+    Totals,
+    UsageFilter,
+    UsageSummary,
+    previous_of,
+    usage_summary,
+)
 
 TIME_DIMENSIONS = {Dimension.DAY, Dimension.WEEK, Dimension.MONTH}
 _ADDITIVE = ("records", "calls", "messages", "data_sessions", "duration", "billable", "data_bytes", "cost")
@@ -39,6 +51,8 @@ class ComparedRow:
 class Comparison:
     summary: UsageSummary
     metric: Metric
+    previous_period: Period
+    basis: Basis
     rows: list[ComparedRow]
     previous_totals: Totals
     total_delta: Decimal | None
@@ -66,8 +80,9 @@ def usage_comparison(
     )
     metric = order_by or Metric.COST
     by_group = not (set(group_by) & TIME_DIMENSIONS)
+    previous_period, basis = previous_of(scope, period)
     previous = usage_summary(
-        scope=scope, period=period.previous(), group_by=group_by if by_group else [], filters=filters, order_by=None
+        scope=scope, period=previous_period, group_by=group_by if by_group else [], filters=filters, order_by=None
     )
     previous_by_key = {tuple(k.value for k in r.keys): r.totals for r in previous.rows} if by_group else {}
     rows = []
@@ -86,4 +101,4 @@ def usage_comparison(
         delta, pct = change(row.totals.metric(metric), prev.metric(metric)) if prev is not None else (None, None)
         rows.append(ComparedRow(row, prev, delta, pct))
     total_delta, total_pct = change(summary.totals.metric(metric), previous.totals.metric(metric))
-    return Comparison(summary, metric, rows, previous.totals, total_delta, total_pct)
+    return Comparison(summary, metric, previous_period, basis, rows, previous.totals, total_delta, total_pct)

@@ -20,10 +20,25 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from babel.dates import format_date
 from django.db import connections, router
+from django.utils.translation import get_language, gettext_lazy, to_locale
+from django.utils.translation import gettext as _
 
-from billing.models import DurationBand, Line, Location, Person, UsageRecord
+from billing.models import (
+    Category,
+    Direction,
+    DurationBand,
+    Line,
+    LineAssignment,
+    Location,
+    Person,
+    UsageRecord,
+    UsageType,
+)
 from billing.months import next_month
+from billing.people import person_labels
+from billing.periods import Basis, comparison_period
 from billing.usage.partitions import started_window
 from billing.usage.scope import Scope
 
@@ -212,8 +227,11 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def previous(self) -> Period:
-        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+def previous_of(scope: Scope, period: Period) -> tuple[Period, Basis]:
+    """The period a period is compared with, and why that one (``billing.periods.comparison_period``)."""
+    start, end, basis = comparison_period(scope.organization, period.start, period.end)
+    return Period(start, end), basis
 
 
 @dataclass
@@ -295,6 +313,7 @@ class UsageSummary:
     totals: Totals
     previous_period: Period | None
     previous_totals: Totals | None
+    previous_basis: Basis | None
     group_count: int  # groups before the top-N cut
     source: str  # which table answered: monthly (with the edge days from daily), daily, hourly or raw
 
@@ -419,43 +438,92 @@ def _run(sql, params, n_dims):
 
 
 def _labels(scope: Scope, dims: list[Dimension], raw_rows) -> dict[Dimension, dict]:
-    """Names for ids and codes, loaded with one query per id dimension (scoped to the organization)."""
+    """Names for ids and codes, loaded with one query per id dimension (scoped to the organization);
+    two people of the same name are told apart (``billing.people``), with one more query if so."""
     labels: dict[Dimension, dict] = {}
-    models = {
-        Dimension.LOCATION: (Location, "name"),
-        Dimension.PERSON: (Person, "name"),
-        Dimension.LINE: (Line, "number"),
-    }
+    models = {Dimension.LOCATION: (Location, "name"), Dimension.LINE: (Line, "number")}
     for i, dim in enumerate(dims):
+        ids = {keys[i] for keys, _ in raw_rows if keys[i] is not None}
         if dim in models:
             model, attr = models[dim]
-            ids = {keys[i] for keys, _ in raw_rows if keys[i] is not None}
             labels[dim] = dict(
                 model.objects.using(read_alias())
                 .filter(organization=scope.organization, id__in=ids)
                 .values_list("id", attr)
             )
+        elif dim == Dimension.PERSON:
+            labels[dim] = _person_labels(scope, ids)
     return labels
 
 
+def _person_labels(scope: Scope, ids: set) -> dict:
+    persons = Person.objects.using(read_alias()).filter(organization=scope.organization, id__in=ids)
+    names, numbers = {}, {}
+    for pid, name, number in persons.values_list("id", "name", "employee_number"):
+        names[pid], numbers[pid] = name, number
+    lines_of: dict[int, list[str]] = {}
+    if len({n.strip().casefold() for n in names.values()}) < len(names):
+        assignments = LineAssignment.objects.using(read_alias()).filter(
+            organization=scope.organization, person_id__in=ids
+        )
+        for pid, number in assignments.order_by("line__number").values_list("person_id", "line__number"):
+            lines_of.setdefault(pid, [])
+            if number not in lines_of[pid]:
+                lines_of[pid].append(number)
+    return person_labels(names, numbers, lines_of)
+
+
+_EMPTY_LABELS = {
+    Dimension.LOCATION: gettext_lazy("No location"),
+    Dimension.PERSON: gettext_lazy("Unassigned"),
+    Dimension.LINE: gettext_lazy("No line"),
+    Dimension.COUNTRY: gettext_lazy("No country (domestic or unknown)"),
+    Dimension.CATEGORY: gettext_lazy("No category"),
+}
+_WEEKDAYS = [
+    gettext_lazy("Monday"),
+    gettext_lazy("Tuesday"),
+    gettext_lazy("Wednesday"),
+    gettext_lazy("Thursday"),
+    gettext_lazy("Friday"),
+]
+_WEEKDAYS += [gettext_lazy("Saturday"), gettext_lazy("Sunday")]
+
+
 def _label(dim: Dimension, value, labels) -> str:
-    if value is None:
-        return {Dimension.LOCATION: "No location", Dimension.PERSON: "Unassigned"}.get(dim, "—")
+    if value is None or value == "":
+        return str(_EMPTY_LABELS.get(dim, gettext_lazy("Not set")))
     if dim in labels:
         return labels[dim].get(value, str(value))
     if dim == Dimension.DURATION_BAND:
-        return DurationBand(value).label
+        return str(DurationBand(value).label)
     if dim == Dimension.WEEKDAY:
-        return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][value - 1]
+        return str(_WEEKDAYS[value - 1])
     if dim == Dimension.HOUR:
         return f"{value:02d}:00–{value:02d}:59"
     if dim == Dimension.MONTH:
-        return value.strftime("%B %Y")
+        return format_date(value, "LLLL y", locale=to_locale(get_language() or "en"))
     if dim == Dimension.WEEK:
-        return f"Week of {value.isoformat()}"
+        return _("Week of %(day)s") % {"day": value.isoformat()}
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).replace("_", " ").capitalize() if dim != Dimension.COUNTRY else str(value)
+    if dim == Dimension.CATEGORY:
+        return str(dict(Category.choices).get(value, value))
+    if dim == Dimension.DIRECTION:
+        return str(dict(Direction.choices).get(value, value))
+    if dim == Dimension.USAGE_TYPE:
+        return str(dict(UsageType.choices).get(value, value))
+    return str(value)
+
+
+_BY_NAME = {Dimension.LOCATION, Dimension.PERSON, Dimension.LINE, Dimension.CATEGORY, Dimension.COUNTRY}
+_BY_NAME |= {Dimension.DIRECTION, Dimension.USAGE_TYPE}
+
+
+def _group_order(row: SummaryRow) -> list:
+    """Groups in the order people read them: names alphabetically, hours, weekdays, bands and dates in
+    their own order (06:00 before 10:00); the empty group last."""
+    return [(k.value in (None, ""), k.label.casefold() if k.dimension in _BY_NAME else k.value or 0) for k in row.keys]
 
 
 def usage_summary(
@@ -503,20 +571,20 @@ def usage_summary(
     for row in rows:
         totals.add(row.totals)
     if order_by is not None:
-        rows.sort(key=lambda r: (r.totals.metric(order_by), [str(k.value) for k in r.keys]), reverse=descending)
+        rows.sort(key=lambda r: (r.totals.metric(order_by), _group_order(r)), reverse=descending)
     else:
-        rows.sort(key=lambda r: [(k.value is None, str(k.value) if k.value is not None else "") for k in r.keys])
+        rows.sort(key=_group_order)
     group_count = len(rows)
     if first is not None and len(rows) > first:
         others = Totals()
         for row in rows[first:]:
             others.add(row.totals)
         rows = rows[:first] + [
-            SummaryRow(keys=[GroupKey(d, None, "All others") for d in dims], totals=others, is_others=True)
+            SummaryRow(keys=[GroupKey(d, None, _("All others")) for d in dims], totals=others, is_others=True)
         ]
-    previous_period = previous_totals = None
+    previous_period = previous_totals = basis = None
     if compare_previous:
-        previous_period = period.previous()
+        previous_period, basis = previous_of(scope, period)
         previous_source = summary_source(needed, filters, source, previous_period)
         sql, params = _aggregate_query(scope, previous_period, [], filters, previous_source, aggregates_needed)
         previous_totals = _run(sql, params, 0)[0][1]
@@ -527,6 +595,7 @@ def usage_summary(
         totals=totals,
         previous_period=previous_period,
         previous_totals=previous_totals,
+        previous_basis=basis,
         group_count=group_count,
         source=chosen,
     )

@@ -6,6 +6,7 @@ import graphene
 
 from billing.costcentres.usage import cost_centre_summary
 from billing.models import Category, Direction, DurationBand, UsageRecord, UsageType
+from billing.periods import Basis
 from billing.usage import selectors
 from billing.usage.selectors import Dimension, Metric, Period, RecordOrder, UsageFilter, UsageQueryError
 from portal.api.accounts import LineType, LocationType, PersonType, require_usage
@@ -21,6 +22,13 @@ UsageTypeEnum = graphene.Enum("UsageType", [(c.name, c.value) for c in UsageType
 DirectionEnum = graphene.Enum("Direction", [(c.name, c.value) for c in Direction], description="Call direction.")
 CategoryEnum = graphene.Enum(
     "DestinationCategory", [(c.name, c.value) for c in Category], description="Where a call went."
+)
+ComparisonBasisEnum = graphene.Enum.from_enum(
+    Basis,
+    name="ComparisonBasis",
+    description="Why the previous period is that one: whole billing periods are compared with as many billing "
+    "periods before, a billing period so far with the same days of the one before, other dates with as many days "
+    "just before.",
 )
 DurationBandEnum = graphene.Enum(
     "DurationBand",
@@ -147,7 +155,12 @@ class UsageSummaryType(graphene.ObjectType):
     )
     group_count = graphene.Int(required=True, description="Number of groups before the top-N cut.")
     totals = graphene.Field(UsageMetrics, required=True, description="All usage of the period (every group).")
-    previous_period = graphene.Field(PeriodType, description="The period of the same length just before.")
+    previous_period = graphene.Field(
+        PeriodType,
+        description="The period compared with (comparePrevious): the previous billing period, the same days of it "
+        "for a billing period so far, or as many days just before for other dates; the explorer's rule.",
+    )
+    previous_basis = graphene.Field(ComparisonBasisEnum, description="Which of those the previous period is.")
     previous_totals = graphene.Field(UsageMetrics, description="Totals of the previous period.")
 
     # Built from the selector's result as asked: a query for the table builds no row objects.
@@ -281,7 +294,9 @@ class Query(graphene.ObjectType):
         order_by=graphene.Argument(MetricEnum, description="Sort groups by this metric; default cost, null = by keys."),
         descending=graphene.Boolean(default_value=True, description="Largest first."),
         first=graphene.Int(description="Top N groups (1–1000) followed by an 'all others' row."),
-        compare_previous=graphene.Boolean(default_value=False, description="Also total the previous period."),
+        compare_previous=graphene.Boolean(
+            default_value=False, description="Also total the period compared with (see previousPeriod)."
+        ),
         cost_centre_level=graphene.Int(
             description="With groupBy [COST_CENTRE]: count deeper cost centres at their ancestor on this level "
             "of the tree (0 = the roots); default: each cost centre on its own."
@@ -361,6 +376,6 @@ def _cost_centre_summary(info, period, dims, filter, order_by, kwargs):
         **ask,
     )
     if kwargs.get("compare_previous"):
-        result.previous_period = period.previous()
+        result.previous_period, result.previous_basis = selectors.previous_of(ask["scope"], period)
         result.previous_totals = cost_centre_summary(period=result.previous_period, **ask).totals
     return result

@@ -47,10 +47,41 @@ def moment(context, value, style="medium"):
 
 @register.filter
 def duration(seconds):
-    """Seconds as h:mm:ss (or m:ss under an hour)."""
+    """Seconds as h:mm:ss (0:05:00 for five minutes: one shape in every column)."""
     if seconds is None:
         return ""
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+_COUNTS = {"records", "calls", "messages", "data_sessions"}
+_DURATIONS = {"average_call_seconds", "longest_call_seconds"}
+
+
+@register.simple_tag(takes_context=True)
+def metric(context, name, value, signed=False):
+    """A value of a usage metric formatted as what it is: money in the currency, counts as whole numbers,
+    call durations as h:mm:ss, minutes whole, megabytes with 2 decimals; ``signed`` adds + to a rise."""
+    if value is None:
+        return ""
+    name = str(name)
+    sign = "+" if signed and value > 0 else ""
+    if name == "cost":
+        return sign + _formatter(context).money(value)
+    if name in _DURATIONS:
+        return ("-" if value < 0 else sign) + duration(abs(value))
+    places = 2 if name == "data_mb" else 0
+    return sign + _formatter(context).number(value, places)
+
+
+@register.filter
+def metric_of(totals, name):
+    """``totals|metric_of:"cost"``: one metric of a summary's Totals."""
+    return getattr(totals, str(name))
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key)

@@ -4,7 +4,7 @@ top locations and people, and unusual items. Everything comes from the scoped us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
@@ -17,6 +17,7 @@ from billing.models import Statement
 from billing.months import month_start
 from billing.periods import last_closed_period, period_containing
 from billing.statements.charts import column_chart
+from billing.usage.comparison import usage_comparison
 from billing.usage.scope import Scope
 from billing.usage.selectors import (
     Dimension,
@@ -44,12 +45,7 @@ class Jump:
     name: str
     cost: Decimal
     previous: Decimal
-
-    @property
-    def pct(self) -> Decimal | None:
-        if not self.previous:
-            return None
-        return ((self.cost - self.previous) * 100 / self.previous).quantize(Decimal("1"), ROUND_HALF_UP)
+    pct: Decimal | None  # the explorer's change in percent (billing.usage.comparison)
 
 
 def projection(cost: Decimal, period: Period, today: date) -> Decimal:
@@ -60,25 +56,25 @@ def projection(cost: Decimal, period: Period, today: date) -> Decimal:
 
 
 def location_jumps(scope: Scope, organization) -> tuple[Period, list[Jump]]:
-    """Locations whose cost in the last closed period jumped compared with the period before it."""
+    """Locations whose cost in the last closed period jumped against the billing period before it: the
+    explorer's comparison (``usage_comparison``), so both pages give the same percent."""
     last = last_closed_period(organization)
-    period = Period(last.start, last.end)
-    before = period_containing(organization, last.start - timedelta(days=1))
-    current = usage_summary(scope=scope, period=period, group_by=[Dimension.LOCATION], order_by=Metric.COST)
-    previous = usage_summary(
-        scope=scope, period=Period(before.start, before.end), group_by=[Dimension.LOCATION], order_by=None
+    compared = usage_comparison(
+        scope=scope,
+        period=Period(last.start, last.end),
+        group_by=[Dimension.LOCATION],
+        filters=UsageFilter(),
+        order_by=Metric.COST,
     )
-    prev = {r.keys[0].value: r.totals.cost for r in previous.rows}
-    floor = current.totals.cost * JUMP_SHARE
+    floor = compared.summary.totals.cost * JUMP_SHARE
     jumps = []
-    for row in current.rows:
-        key = row.keys[0]
-        if key.value is None:
+    for row in compared.rows:
+        key, cost, was = row.row.keys[0], row.row.totals.cost, row.previous.cost
+        if key.value is None or row.row.is_others:
             continue
-        was = prev.get(key.value, Decimal(0))
-        if row.totals.cost - was >= floor and row.totals.cost >= was * JUMP_RATIO and row.totals.cost > 0:
-            jumps.append(Jump(key.value, key.label, row.totals.cost, was))
-    return period, jumps[:3]
+        if cost - was >= floor and cost >= was * JUMP_RATIO and cost > 0:
+            jumps.append(Jump(key.value, key.label, cost, was, row.pct))
+    return compared.summary.period, jumps[:3]
 
 
 def dashboard_context(request) -> dict:
@@ -117,7 +113,13 @@ def dashboard_context(request) -> dict:
         },
     )
 
-    period_params = {"period": "this_period"}
+    # A period with no usage yet (its first day, say): the top lists show the last complete period.
+    top_fallback = not current.totals.records
+    top_period = so_far
+    if top_fallback:
+        closed = last_closed_period(organization)
+        top_period = Period(closed.start, closed.end)
+    period_params = {"period": "last_month" if top_fallback else "this_period"}
 
     def linked(rows, dim, next_dim):
         return [
@@ -125,15 +127,17 @@ def dashboard_context(request) -> dict:
                 row,
                 None
                 if row.is_others or row.keys[0].value is None
-                else explorer_url(period="this_period", **{dim: row.keys[0].value}, dim=next_dim),
+                else explorer_url(**period_params, **{dim: row.keys[0].value}, dim=next_dim),
             )
             for row in rows
         ]
 
     top_locations = usage_summary(
-        scope=scope, period=so_far, group_by=[Dimension.LOCATION], order_by=Metric.COST, first=TOP
+        scope=scope, period=top_period, group_by=[Dimension.LOCATION], order_by=Metric.COST, first=TOP
     )
-    top_people = usage_summary(scope=scope, period=so_far, group_by=[Dimension.PERSON], order_by=Metric.COST, first=TOP)
+    top_people = usage_summary(
+        scope=scope, period=top_period, group_by=[Dimension.PERSON], order_by=Metric.COST, first=TOP
+    )
     long_calls = usage_records(
         scope=scope,
         period=so_far,
@@ -163,6 +167,8 @@ def dashboard_context(request) -> dict:
         "current": current.totals,
         "months": months,
         "trend_chart": chart,
+        "top_fallback": top_fallback,
+        "top_period": top_period,
         "top_locations": linked(top_locations.rows, "location", "person"),
         "top_people": linked(top_people.rows, "person", "duration_band"),
         "long_calls": long_calls.records,

@@ -1,6 +1,7 @@
-"""The export views: the usage explorer's table and a drill-down as CSV or XLSX (small ones at once, large ones as a
+"""The export views: the usage explorer's table and a drill-down as XLSX or CSV (small ones at once, large ones as a
 Celery job with a progress page), each in the audit log. What is written, and how cells are protected
-from running as formulas, is ``portal.exports``.
+from running as formulas, is ``portal.exports`` and ``portal.spreadsheets``; this module turns the page's
+URL (its form) into the domain query they take.
 """
 
 from __future__ import annotations
@@ -9,28 +10,29 @@ import io
 
 from django.conf import settings
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 
 from billing.audit import AuditAction, audit_write
-from billing.usage.selectors import UsageQueryError
+from billing.usage.selectors import Metric, RecordOrder, UsageQueryError
 from portal.actors import actor_of_request
 from portal.exports import (
     FORMATS,
+    ExportQuery,
     count_records,
-    csv_lines,
     export_dir,
-    record_header,
-    record_rows,
+    records_table,
     summary_table,
-    write_xlsx,
+    write,
 )
 from portal.models import ExportJob
 from portal.tasks import export_usage_records
 from portal.web.access import portal_view
-from portal.web.usage import add_selector_error
-from portal.web.usage_forms import RecordsForm, UsageQueryForm, resolved_params
+from portal.web.language import in_organization_language
+from portal.web.usage import active_filters, add_selector_error
+from portal.web.usage_forms import DIMENSION_LABELS, METRIC_LABELS, RecordsForm, UsageQueryForm
 
 
 def _audit(request, action: AuditAction, target: str, details: dict) -> None:
@@ -43,27 +45,48 @@ def _audit(request, action: AuditAction, target: str, details: dict) -> None:
     )
 
 
-def _response(fmt: str, header, rows, filename: str, title: str):
-    if fmt == "xlsx":
-        buffer = io.BytesIO()
-        write_xlsx(buffer, header, rows, title=title)
-        response = HttpResponse(buffer.getvalue(), content_type=FORMATS["xlsx"])
-    else:
-        response = StreamingHttpResponse(csv_lines(header, rows), content_type=FORMATS["csv"])
+def _format(request) -> tuple[str, str]:
+    fmt = request.GET.get("format", "csv")
+    if fmt not in FORMATS:
+        raise Http404("Unknown export format")
+    return fmt, "semicolon" if request.GET.get("csv") == "semicolon" else "comma"
+
+
+def _response(fmt: str, dialect: str, table, filename: str):
+    """The whole file, written now (in the page's language; a large drill-down goes to a job instead)."""
+    buffer = io.BytesIO()
+    write(buffer, table, fmt, dialect)
+    response = HttpResponse(buffer.getvalue(), content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 
 
+def export_query(form: UsageQueryForm) -> ExportQuery:
+    """The domain query of a valid explorer or drill-down form, with its filters in words."""
+    order, descending = form.record_order() if isinstance(form, RecordsForm) else (RecordOrder.TIME, True)
+    words = "; ".join(f"{label}: {values}" for label, values in active_filters(form))
+    return ExportQuery(form.query().period, form.usage_filter(), order, descending, words)
+
+
 @portal_view()
+@in_organization_language
 def usage_export(request):
-    fmt = request.GET.get("format", "csv")
-    if fmt not in FORMATS:
-        raise Http404("Unknown export format")
+    fmt, dialect = _format(request)
     scope = request.caller.scope
     form = UsageQueryForm(request.GET, scope=scope)
     if form.is_valid():
+        query = form.query()
         try:
-            header, rows = summary_table(scope, form.query(), request.GET)
+            table = summary_table(
+                scope,
+                export_query(form),
+                group_by=query.group_by,
+                dimension_labels=[str(DIMENSION_LABELS[d]) for d in query.group_by],
+                order_by=query.sort,
+                metric_label=str(METRIC_LABELS[query.sort or Metric.COST]),
+                descending=query.descending,
+                first=query.top,
+            )
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     if form.errors:
@@ -74,29 +97,29 @@ def usage_export(request):
         request,
         AuditAction.EXPORT_USAGE_SUMMARY,
         f"{period.start}..{period.end}",
-        {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": len(rows)},
+        {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": len(table.rows)},
     )
     filename = f"usage-{scope.organization.account_number}-{period.start}-{period.end}"
-    return _response(fmt, header, rows, filename, "Usage")
+    return _response(fmt, dialect, table, filename)
 
 
 @portal_view()
+@in_organization_language
 def records_export(request):
-    fmt = request.GET.get("format", "csv")
-    if fmt not in FORMATS:
-        raise Http404("Unknown export format")
+    fmt, dialect = _format(request)
     scope = request.caller.scope
     form = RecordsForm(request.GET, scope=scope)
     total = None
     if form.is_valid():
         try:
-            total = count_records(scope, form.query())
+            query = export_query(form)
+            total = count_records(scope, query)
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     if form.errors:
         back = reverse("usage-records") + "?" + request.GET.urlencode()
         return render(request, "portal/usage/export_error.html", {"form": form, "back": back}, status=400)
-    period = form.cleaned_data["resolved_period"]
+    period = query.period
     target = f"{period.start}..{period.end}"
     if total > settings.PORTAL_EXPORT_SYNC_MAX_RECORDS:
         with transaction.atomic():  # the job and its audit row, together
@@ -105,7 +128,7 @@ def records_export(request):
                 membership=request.caller.membership,
                 kind="usage_records",
                 file_format=fmt,
-                params=resolved_params(form),
+                params={**query.to_params(), "dialect": dialect, "language": translation.get_language()},
                 rows_total=total,
             )
             _audit(
@@ -120,7 +143,7 @@ def records_export(request):
         {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": total},
     )
     filename = f"calls-{scope.organization.account_number}-{period.start}-{period.end}"
-    return _response(fmt, record_header(scope), record_rows(scope, form), filename, "Calls")
+    return _response(fmt, dialect, records_table(scope, query), filename)
 
 
 # --- Export jobs -----------------------------------------------------------------------------------
@@ -150,6 +173,7 @@ def job_status(job: ExportJob) -> dict:
 
 
 @portal_view()
+@in_organization_language
 def export_job(request, job_id: int):
     job = _job(request, job_id)
     return render(request, "portal/usage/export_job.html", {"job": job, "status": job_status(job)})
@@ -171,6 +195,6 @@ def export_download(request, job_id: int):
         path.open("rb"),
         content_type=FORMATS[job.file_format],
         as_attachment=True,
-        filename=f"calls-{job.organization.account_number}-{job.params.get('start', [''])[0]}-"
-        f"{job.params.get('end', [''])[0]}.{job.file_format}",
+        filename=f"calls-{job.organization.account_number}-{job.params.get('start', '')}-"
+        f"{job.params.get('end', '')}.{job.file_format}",
     )

@@ -14,7 +14,7 @@ from billing.offers.selectors import statement_pdf_offers
 from portal.actors import actor_of_request
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken
-from portal.web.csv_rows import csv_lines, safe_cell  # noqa: F401 - safe_cell: the exports' guard, re-exported
+from portal.spreadsheets import plain_csv_lines, safe_cell  # noqa: F401 - safe_cell: the exports' guard, re-exported
 
 
 def _caller(request):
@@ -114,10 +114,7 @@ def statement_einvoice(request, statement_id: int):
     return response
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-# The columns of every calls export (statement CSV and usage drill-down), before the cost column.
+# The columns of the statement's calls CSV, before the cost column.
 CALL_COLUMNS = [
     "start_local",
     "line",
@@ -205,7 +202,7 @@ def statement_calls_csv(request, caller, statement):
         actor=actor_of_request(request, caller),
         target=statement.number,
     )
-    response = StreamingHttpResponse(csv_lines(header, rows_of(rows)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(plain_csv_lines(header, rows_of(rows)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="statement-{org.account_number}-{statement.period_start:%Y-%m}-calls.csv"'
     )

@@ -16,12 +16,15 @@ from django.db import IntegrityError
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from billing.periods import Basis
 from billing.statements.charts import hbar_chart
 from billing.usage.comparison import usage_comparison
 from billing.usage.selectors import (
     Metric,
+    Period,
     SummaryRow,
     Totals,
     UsageQueryError,
@@ -32,6 +35,7 @@ from billing.usage.selectors import (
 from portal.account import saved_view_remove, saved_view_save
 from portal.models import SavedView
 from portal.web.access import portal_view
+from portal.web.language import in_organization_language
 from portal.web.usage_forms import (
     DIMENSION_LABELS,
     FILTER_PARAMS,
@@ -40,6 +44,7 @@ from portal.web.usage_forms import (
     RecordsForm,
     UsageQuery,
     UsageQueryForm,
+    today_for,
 )
 
 CHART_ROWS = 25
@@ -114,6 +119,8 @@ class Explored:
     query: UsageQuery
     summary: UsageSummary
     metric: Metric
+    previous_period: Period
+    basis: Basis
     rows: list[TableRow]
     previous_totals: Totals | None
     total_delta: Decimal | None
@@ -153,6 +160,8 @@ def explore(scope, query: UsageQuery, params: QueryDict) -> Explored:
         query,
         compared.summary,
         compared.metric,
+        compared.previous_period,
+        compared.basis,
         rows,
         compared.previous_totals,
         compared.total_delta,
@@ -161,10 +170,50 @@ def explore(scope, query: UsageQuery, params: QueryDict) -> Explored:
 
 
 def row_label(row: TableRow) -> str:
-    return " · ".join(str(k.label) for k in row.keys) if row.keys else "Total"
+    return " · ".join(str(k.label) for k in row.keys) if row.keys else _("Total")
+
+
+def is_default_period(params) -> bool:
+    """No period chosen in the URL: the explorer picks one (this billing period, or the last complete one)."""
+    return not (params.get("period") or params.get("start") or params.get("end"))
+
+
+def explore_page(scope, data: QueryDict) -> tuple[UsageQueryForm, Explored | None, bool]:
+    """The explorer's form and table; the default view of a billing period with no usage yet (its first
+    day, say) shows the last complete period instead, and says so (``fell_back``)."""
+    form = UsageQueryForm(data, scope=scope)
+    explored = None
+    if form.is_valid():
+        try:
+            explored = explore(scope, form.query(), data)
+        except UsageQueryError as exc:
+            add_selector_error(form, exc)
+    if explored is not None and is_default_period(data) and not explored.summary.totals.records:
+        data = data.copy()
+        data["period"] = "last_month"
+        fallback = UsageQueryForm(data, scope=scope)
+        if fallback.is_valid():
+            return fallback, explore(scope, fallback.query(), data), True
+    return form, explored, False
+
+
+def chart_of(explored: Explored, width: int) -> str:
+    title = _("%(metric)s by %(dimensions)s") % {
+        "metric": METRIC_LABELS[explored.metric],
+        "dimensions": ", ".join(str(DIMENSION_LABELS[d]) for d in explored.query.group_by),
+    }
+    return hbar_chart(
+        [
+            (row_label(r), Decimal(r.totals.metric(explored.metric)), _prev_metric(r, explored.metric))
+            for r in explored.rows[:CHART_ROWS]
+        ],
+        title=title,
+        width=width,
+    )
 
 
 @portal_view()
+@in_organization_language
 def explorer(request):
     scope = request.caller.scope
     data = request.GET.copy()
@@ -172,21 +221,11 @@ def explorer(request):
         data.setlist("dim", ["location"])  # the default grouping, ticked in the form
     if not data.get("top"):
         data["top"] = "20"
-    form = UsageQueryForm(data, scope=scope)
-    explored = chart = None
-    if form.is_valid():
-        try:
-            explored = explore(scope, form.query(), data)
-        except UsageQueryError as exc:
-            add_selector_error(form, exc)
+    form, explored, fell_back = explore_page(scope, data)
+    chart = phone_chart = None
     if explored is not None:
-        chart = hbar_chart(
-            [
-                (row_label(r), Decimal(r.totals.metric(explored.metric)), _prev_metric(r, explored.metric))
-                for r in explored.rows[:CHART_ROWS]
-            ],
-            title=f"{METRIC_LABELS[explored.metric]} by {', '.join(DIMENSION_LABELS[d] for d in explored.query.group_by)}",
-        )
+        # The phone gets its own narrow drawing, so its labels stay at their size instead of shrinking.
+        chart, phone_chart = chart_of(explored, 640), chart_of(explored, 340)
     saved = SavedView.objects.filter(user=request.user, organization=scope.organization)
     current_sort = request.GET.get("sort") or "cost"
     current_order = request.GET.get("order") or "desc"
@@ -201,6 +240,10 @@ def explorer(request):
     }
     # The selector sorts groups by name in one direction only (A to Z, before the top-N cut).
     sort_links["group"] = "?" + query_string(request.GET, sort="group", order="asc")
+    export_query = request.GET.urlencode()
+    if explored is not None:  # exactly the period shown (also when the page fell back to the last one)
+        shown = explored.query.period
+        export_query = query_string(data, period="custom", start=shown.start, end=shown.end)
     return render(
         request,
         "portal/usage/explorer.html",
@@ -208,11 +251,22 @@ def explorer(request):
             "form": form,
             "explored": explored,
             "chart": chart,
+            "phone_chart": phone_chart,
+            "columns": [
+                ("calls", _("Calls")),
+                ("minutes", _("Minutes")),
+                ("average_call_seconds", _("Avg call")),
+                ("longest_call_seconds", _("Longest")),
+                ("cost", _("Cost")),
+            ],
+            "fell_back": fell_back,
+            "today": today_for(scope.organization),
             "metric_label": METRIC_LABELS[explored.metric] if explored else "",
             "dimension_labels": [DIMENSION_LABELS[d] for d in explored.query.group_by] if explored else [],
             "saved_views": saved,
             "open_filters": filters_open(form),
             "query": request.GET.urlencode(),
+            "export_query": export_query,
             "sort_links": sort_links,
             "current_sort": current_sort,
             "current_order": current_order,
@@ -272,7 +326,7 @@ def active_filters(form: UsageQueryForm) -> list[tuple[str, str]]:
             choices = dict(form.fields[name].choices)
             out.append((form.fields[name].label, ", ".join(str(choices.get(v, v)) for v in values)))
     if form.cleaned_data.get("country"):
-        out.append(("Countries", ", ".join(form.cleaned_data["country"])))
+        out.append((form.fields["country"].label, ", ".join(form.cleaned_data["country"])))
     for name in ("min_minutes", "max_minutes"):
         if form.cleaned_data.get(name) is not None:
             out.append((form.fields[name].label, str(form.cleaned_data[name])))
@@ -280,6 +334,7 @@ def active_filters(form: UsageQueryForm) -> list[tuple[str, str]]:
 
 
 @portal_view()
+@in_organization_language
 def records(request):
     scope = request.caller.scope
     form = RecordsForm(request.GET, scope=scope)
@@ -308,21 +363,23 @@ def records(request):
 
 
 @portal_view()
+@in_organization_language
 @require_POST
 def saved_view_create(request):
     name = (request.POST.get("name") or "").strip()[:100]
     query = (request.POST.get("query") or "").lstrip("?")[:2000]
     if not name:
-        messages.error(request, "Give the view a name to save it.")
+        messages.error(request, _("Give the view a name to save it."))
         return redirect(reverse("usage") + ("?" + query if query else ""))
     organization = request.caller.scope.organization
     with contextlib.suppress(IntegrityError):  # a concurrent save of the same name: the other one wins
         saved_view_save(user=request.user, organization=organization, name=name, query=query)
-    messages.success(request, f"Saved the view “{name}”.")
+    messages.success(request, _("Saved the view “%(name)s”.") % {"name": name})
     return redirect(reverse("usage") + ("?" + query if query else ""))
 
 
 @portal_view()
+@in_organization_language
 @require_POST
 def saved_view_delete(request, view_id: int):
     view = SavedView.objects.filter(
@@ -331,7 +388,7 @@ def saved_view_delete(request, view_id: int):
     if view is None:
         raise Http404("No such saved view")
     saved_view_remove(view=view, user=request.user)
-    messages.success(request, f"Deleted the view “{view.name}”.")
+    messages.success(request, _("Deleted the view “%(name)s”.") % {"name": view.name})
     return redirect("usage")
 
 

@@ -13,6 +13,9 @@ from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.periods import last_closed_period, period_containing
@@ -20,45 +23,51 @@ from billing.usage.scope import Scope, scoped_lines, scoped_locations, scoped_pe
 from billing.usage.selectors import MAX_PERIOD_DAYS, Dimension, Metric, Period, RecordOrder, UsageFilter
 
 DIMENSION_LABELS = {
-    Dimension.LOCATION: "Location",
-    Dimension.PERSON: "Person",
-    Dimension.LINE: "Line",
-    Dimension.DURATION_BAND: "Duration band",
-    Dimension.CATEGORY: "Category",
-    Dimension.COUNTRY: "Country",
-    Dimension.DIRECTION: "Direction",
-    Dimension.USAGE_TYPE: "Usage type",
-    Dimension.HOUR: "Hour of day",
-    Dimension.WEEKDAY: "Weekday",
-    Dimension.DAY: "Day",
-    Dimension.WEEK: "Week",
-    Dimension.MONTH: "Month",
+    Dimension.LOCATION: gettext_lazy("Location"),
+    Dimension.PERSON: gettext_lazy("Person"),
+    Dimension.LINE: pgettext_lazy("phone line", "Line"),
+    Dimension.DURATION_BAND: gettext_lazy("Duration band"),
+    Dimension.CATEGORY: gettext_lazy("Category"),
+    Dimension.COUNTRY: gettext_lazy("Country"),
+    Dimension.DIRECTION: gettext_lazy("Direction"),
+    Dimension.USAGE_TYPE: gettext_lazy("Usage type"),
+    Dimension.HOUR: gettext_lazy("Hour of day"),
+    Dimension.WEEKDAY: gettext_lazy("Weekday"),
+    Dimension.DAY: gettext_lazy("Day"),
+    Dimension.WEEK: gettext_lazy("Week"),
+    Dimension.MONTH: gettext_lazy("Month"),
 }
 MAX_DIMENSIONS = 3
 
 METRIC_LABELS = {
-    Metric.COST: "Cost",
-    Metric.MINUTES: "Minutes",
-    Metric.CALLS: "Calls",
-    Metric.RECORDS: "Records",
-    Metric.MESSAGES: "Messages",
-    Metric.DATA_MB: "Data (MB)",
-    Metric.AVERAGE_CALL_SECONDS: "Average call",
-    Metric.LONGEST_CALL_SECONDS: "Longest call",
+    Metric.COST: gettext_lazy("Cost"),
+    Metric.MINUTES: gettext_lazy("Minutes"),
+    Metric.CALLS: gettext_lazy("Calls"),
+    Metric.RECORDS: gettext_lazy("Records"),
+    Metric.MESSAGES: gettext_lazy("Messages"),
+    Metric.DATA_MB: gettext_lazy("Data (MB)"),
+    Metric.AVERAGE_CALL_SECONDS: gettext_lazy("Average call"),
+    Metric.LONGEST_CALL_SECONDS: gettext_lazy("Longest call"),
 }
 
 PERIOD_CHOICES = [
-    ("this_period", "This billing period"),
-    ("last_month", "Last month (last billing period)"),
-    ("last_3_months", "Last 3 months"),
-    ("custom", "Custom dates"),
+    ("this_period", gettext_lazy("This billing period")),
+    ("last_month", gettext_lazy("Last month (last billing period)")),
+    ("last_3_months", gettext_lazy("Last 3 months")),
+    ("custom", gettext_lazy("Custom dates")),
 ]
-TOP_CHOICES = [(10, "Top 10"), (20, "Top 20"), (50, "Top 50"), (100, "Top 100"), (0, "All groups")]
+TOP_CHOICES = [
+    (10, gettext_lazy("Top 10")),
+    (20, gettext_lazy("Top 20")),
+    (50, gettext_lazy("Top 50")),
+    (100, gettext_lazy("Top 100")),
+    (0, gettext_lazy("All groups")),
+]
 RECORD_ORDER_CHOICES = [
-    ("time", "Newest first"),
-    ("time_asc", "Oldest first"),
-    ("duration", "Longest first"),
-    ("duration_asc", "Shortest first"),
+    ("time", gettext_lazy("Newest first")),
+    ("time_asc", gettext_lazy("Oldest first")),
+    ("duration", gettext_lazy("Longest first")),
+    ("duration_asc", gettext_lazy("Shortest first")),
 ]
 PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
 
@@ -94,7 +103,7 @@ class CountryCodesField(forms.CharField):
         codes = [c.upper() for c in re.split(r"[\s,]+", value) if c]
         bad = [c for c in codes if not re.fullmatch(r"[A-Z]{2}", c)]
         if bad:
-            raise forms.ValidationError(f"Not a two-letter country code: {', '.join(bad[:3])}")
+            raise forms.ValidationError(_("Not a two-letter country code: %(codes)s") % {"codes": ", ".join(bad[:3])})
         return list(dict.fromkeys(codes))
 
 
@@ -147,45 +156,65 @@ def preset_period(organization, preset: str, today: date | None = None) -> Perio
 
 class UsageQueryForm(forms.Form):
     dim = forms.TypedMultipleChoiceField(
-        label="Group by",
+        label=gettext_lazy("Group by"),
         choices=[(d.value, label) for d, label in DIMENSION_LABELS.items()],
         coerce=Dimension,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=f"Up to {MAX_DIMENSIONS}, in the order you tick them.",
+        help_text=format_lazy(gettext_lazy("Up to {count}, in the order you tick them."), count=MAX_DIMENSIONS),
     )
-    period = forms.ChoiceField(label="Period", choices=PERIOD_CHOICES, required=False)
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    location = _multi("Locations", [], int)
-    person = _multi("People", [], int)
-    line = _multi("Lines", [], int)
-    band = _multi("Duration bands", DurationBand.choices, int)
-    category = _multi("Categories", Category.choices)
-    country = CountryCodesField(label="Countries", required=False, widget=CountryWidget, help_text="e.g. DE, FR")
-    direction = _multi("Directions", Direction.choices)
-    usage_type = _multi("Usage types", UsageType.choices)
-    hour = _multi("Hours of day", [(h, f"{h:02d}:00") for h in range(24)], int)
+    period = forms.ChoiceField(label=gettext_lazy("Period"), choices=PERIOD_CHOICES, required=False)
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    location = _multi(gettext_lazy("Locations"), [], int)
+    person = _multi(gettext_lazy("People"), [], int)
+    line = _multi(pgettext_lazy("phone lines", "Lines"), [], int)
+    band = _multi(gettext_lazy("Duration bands"), DurationBand.choices, int)
+    category = _multi(gettext_lazy("Categories"), Category.choices)
+    country = CountryCodesField(
+        label=gettext_lazy("Countries"), required=False, widget=CountryWidget, help_text=gettext_lazy("e.g. DE, FR")
+    )
+    direction = _multi(gettext_lazy("Directions"), Direction.choices)
+    usage_type = _multi(gettext_lazy("Usage types"), UsageType.choices)
+    hour = _multi(gettext_lazy("Hours of day"), [(h, f"{h:02d}:00") for h in range(24)], int)
     weekday = _multi(
-        "Weekdays",
-        list(enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"], start=1)),
+        gettext_lazy("Weekdays"),
+        list(
+            enumerate(
+                [
+                    gettext_lazy("Monday"),
+                    gettext_lazy("Tuesday"),
+                    gettext_lazy("Wednesday"),
+                    gettext_lazy("Thursday"),
+                    gettext_lazy("Friday"),
+                ],
+                start=1,
+            )
+        )
+        + [(6, gettext_lazy("Saturday")), (7, gettext_lazy("Sunday"))],
         int,
     )
     day = forms.DateField(required=False, widget=forms.HiddenInput)
     week = forms.DateField(required=False, widget=forms.HiddenInput)
     month = forms.DateField(required=False, widget=forms.HiddenInput)
-    min_minutes = forms.IntegerField(label="Calls of at least (min)", required=False, min_value=0, max_value=2880)
-    max_minutes = forms.IntegerField(label="Calls of at most (min)", required=False, min_value=0, max_value=2880)
+    min_minutes = forms.IntegerField(
+        label=gettext_lazy("Calls of at least (min)"), required=False, min_value=0, max_value=2880
+    )
+    max_minutes = forms.IntegerField(
+        label=gettext_lazy("Calls of at most (min)"), required=False, min_value=0, max_value=2880
+    )
     sort = forms.ChoiceField(
-        label="Sort by",
-        choices=[(m.value, label) for m, label in METRIC_LABELS.items()] + [("group", "Group name")],
+        label=gettext_lazy("Sort by"),
+        choices=[(m.value, label) for m, label in METRIC_LABELS.items()] + [("group", gettext_lazy("Group name"))],
         required=False,
     )
     order = forms.ChoiceField(
-        label="Order", choices=[("desc", "Largest first"), ("asc", "Smallest first")], required=False
+        label=gettext_lazy("Order"),
+        choices=[("desc", gettext_lazy("Largest first")), ("asc", gettext_lazy("Smallest first"))],
+        required=False,
     )
     top = forms.TypedChoiceField(
-        label="Show", choices=TOP_CHOICES, coerce=int, required=False, empty_value=20, initial=20
+        label=gettext_lazy("Show"), choices=TOP_CHOICES, coerce=int, required=False, empty_value=20, initial=20
     )
 
     def __init__(self, data, *, scope: Scope, **kwargs):
@@ -198,9 +227,9 @@ class UsageQueryForm(forms.Form):
     def clean_dim(self):
         dims = self.cleaned_data["dim"]
         if len(dims) > MAX_DIMENSIONS:
-            raise forms.ValidationError(f"Group by at most {MAX_DIMENSIONS} dimensions.")
+            raise forms.ValidationError(_("Group by at most %(count)s dimensions.") % {"count": MAX_DIMENSIONS})
         if len(set(dims)) != len(dims):
-            raise forms.ValidationError("A dimension is chosen twice.")
+            raise forms.ValidationError(_("A dimension is chosen twice."))
         return dims
 
     def clean(self):
@@ -212,13 +241,18 @@ class UsageQueryForm(forms.Form):
             start, end = data.get("start"), data.get("end")
             if not start or not end:
                 if "start" not in self.errors and "end" not in self.errors:
-                    self.add_error("start", "Give both dates of a custom period.")
+                    self.add_error("start", _("Give both dates of a custom period."))
                 return data
             if start > end:
-                self.add_error("end", f"The period ends ({end}) before it starts ({start}).")
+                self.add_error(
+                    "end", _("The period ends (%(end)s) before it starts (%(start)s).") % {"end": end, "start": start}
+                )
                 return data
             if (end - start).days + 1 > MAX_PERIOD_DAYS:
-                self.add_error("end", f"The period is longer than {MAX_PERIOD_DAYS} days; choose a shorter one.")
+                self.add_error(
+                    "end",
+                    _("The period is longer than %(days)s days; choose a shorter one.") % {"days": MAX_PERIOD_DAYS},
+                )
                 return data
             period = Period(start, end)
         else:
@@ -237,12 +271,12 @@ class UsageQueryForm(forms.Form):
                 narrow = Period(first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1))
             period = Period(max(period.start, narrow.start), min(period.end, narrow.end))
             if period.start > period.end:
-                self.add_error(name, f"The {name} is outside the chosen period.")
+                self.add_error(name, _("The chosen day, week or month is outside the period."))
                 return data
         data["resolved_period"] = period
         lo, hi = data.get("min_minutes"), data.get("max_minutes")
         if lo is not None and hi is not None and lo > hi:
-            self.add_error("max_minutes", "The longest duration is shorter than the shortest.")
+            self.add_error("max_minutes", _("The longest duration is shorter than the shortest."))
         return data
 
     def usage_filter(self) -> UsageFilter:
@@ -279,8 +313,10 @@ class UsageQueryForm(forms.Form):
 class RecordsForm(UsageQueryForm):
     """The drill-down: the same filters, plus the order of the calls and the page."""
 
-    by = forms.ChoiceField(label="Order", choices=RECORD_ORDER_CHOICES, required=False)
-    size = forms.TypedChoiceField(label="Per page", choices=PAGE_SIZES, coerce=int, required=False, empty_value=50)
+    by = forms.ChoiceField(label=gettext_lazy("Order"), choices=RECORD_ORDER_CHOICES, required=False)
+    size = forms.TypedChoiceField(
+        label=gettext_lazy("Per page"), choices=PAGE_SIZES, coerce=int, required=False, empty_value=50
+    )
     after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     before = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 

@@ -37,9 +37,10 @@ def test_analyst_explores_drills_down_and_exports(page, sign_in, transactional_d
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV", exact=True).click()
-    with open(download_info.value.path(), encoding="utf-8") as fh:
+    with open(download_info.value.path(), encoding="utf-8-sig") as fh:
         text = fh.read()
-    assert text.startswith("start_local,line,person") and "Anna Acme" in text and "Ben Acme" not in text
+    assert text.startswith("Organization,Acme") and "\nStart (local time),Line,Person," in text
+    assert "Anna Acme" in text and "Ben Acme" not in text
 
 
 def test_location_manager_cannot_see_other_locations(page, sign_in, transactional_db):

@@ -179,6 +179,18 @@ def test_the_domain_never_imports_the_edge_or_the_tooling():
     assert not wrong, "\n".join(wrong)
 
 
+def test_exports_and_tasks_never_import_the_web_pages():
+    """What a Celery task runs (exports, their spreadsheet writer) takes domain queries, not web forms."""
+    graph = import_graph()
+    wrong = sorted(
+        f"{source} imports {target}"
+        for source in ("portal.exports", "portal.spreadsheets", "portal.tasks")
+        for target in graph[source]
+        if target.startswith("portal.web")
+    )
+    assert not wrong, "\n".join(wrong)
+
+
 def test_no_new_import_cycles_in_billing_or_portal():
     graph = import_graph()
     cycles = [c for package in ("billing", "portal") for c in strongly_connected(package_graph(graph, package))]

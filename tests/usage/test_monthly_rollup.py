@@ -146,7 +146,8 @@ def test_hour_and_duration_questions_still_use_hourly_and_raw(warehouse):  # noq
 
 def test_previous_period_is_answered_by_its_own_table(warehouse):  # noqa: F811
     org = warehouse["DE"][0]
-    # 2026-04-01..04-30 is a whole month; the previous 30 days (03-02..03-31) are not.
+    # 2026-04-01..04-30 is a whole billing period (billing day 1): it is compared with the billing period
+    # before, March, also a whole month.
     summary = usage_summary(
         scope=scope_of(org),
         period=Period(date(2026, 4, 1), date(2026, 4, 30)),
@@ -154,8 +155,8 @@ def test_previous_period_is_answered_by_its_own_table(warehouse):  # noqa: F811
         order_by=Metric.COST,
         compare_previous=True,
     )
-    assert summary.source == "monthly"
-    assert summary.previous_period == Period(date(2026, 3, 2), date(2026, 3, 31))
+    assert summary.source == "monthly" and summary.previous_basis == "billing_period"
+    assert summary.previous_period == Period(date(2026, 3, 1), date(2026, 3, 31))
     raw = usage_summary(scope=scope_of(org), period=summary.previous_period, group_by=[], source="raw")
     assert summary.previous_totals == raw.totals
 

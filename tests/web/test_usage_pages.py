@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def results(response) -> str:
     page = response.content.decode()
     for marker in ('id="result-h"', 'id="calls-h"'):
         if marker in page:
-            return page.split(marker, 1)[1]
+            return page.split(marker, 1)[1].split('class="explorer-side"', 1)[0]
     return ""
 
 
@@ -230,31 +231,93 @@ def test_saved_views_are_per_user_and_organization(client, acme):
 # --- Exports ---------------------------------------------------------------------------------------
 
 
-def test_csv_exports_neutralise_formulas_and_are_audited(client, acme):
+def csv_table(response, delimiter=","):
+    """A CSV download read back: its header block (what, value) and its table (header row first)."""
+    raw = response.content
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark, so Excel reads umlauts right
+    lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=delimiter))
+    blank = lines.index([])
+    return dict(lines[:blank]), lines[blank + 1 :]
+
+
+def xlsx_table(response):
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    blank = next(i for i, r in enumerate(rows) if all(v is None for v in r))
+    return {r[0]: r[1] for r in rows[:blank]}, rows[blank + 1 :]
+
+
+def test_csv_exports_guard_only_formula_starts_and_are_audited(client, acme):
     evil = factories.person(acme.org, name='=HYPERLINK("http://x")')
     line = factories.line(acme.org, person=evil, location=acme.berlin)
     write_calls(acme.org, [Call(line, 90, "1.00")])
     sign_in_as(client, acme.org, "analyst")
-    rows = csv_rows(client.get("/usage/export/", {"dim": "person", "format": "csv"}))
+    about, rows = csv_table(client.get("/usage/export/", {"dim": "person", "format": "csv"}))
+    assert about["Organization"].startswith("Acme") and about["Filters"] == "none"
     assert rows[0][0] == "Person" and rows[-1][0] == "Total"
     names = [r[0] for r in rows[1:]]
     assert '\'=HYPERLINK("http://x")' in names and '=HYPERLINK("http://x")' not in names
-    rows = csv_rows(client.get("/usage/records/export/", {"person": evil.id, "format": "csv"}))
+    assert "Anna Acme" in names  # nothing else is touched
+    change = rows[0].index("Change: Cost")
+    assert any(r[change].startswith("-") for r in rows[1:]) or all(r[change] for r in rows[1:])  # numbers bare
+    about, rows = csv_table(client.get("/usage/records/export/", {"person": evil.id, "format": "csv"}))
+    assert f"People: {evil.name}" in about["Filters"]
     assert len(rows) == 2 and rows[1][2] == '\'=HYPERLINK("http://x")'
-    assert rows[1][7].startswith("'+") or "•" in rows[1][7]  # other party masked (and guarded)
+    assert rows[1][7].startswith("'+") and "•" in rows[1][7]  # other party masked, and guarded: it starts with +
     actions = set(AuditLog.objects.filter(organization=acme.org).values_list("action", flat=True))
     assert {"export.usage_summary", "export.usage_records"} <= actions
+
+
+def test_exports_read_back_as_typed_values(client, db, monkeypatch):
+    """A German customer: headers in German, a phone number and "Köln" as text, numbers, dates and
+    durations typed; CSV with BOM and its semicolon / decimal-comma variant."""
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
+    org = factories.organization(name="Rheinland AG", locale="de-DE", billing_day=1, currency="EUR")
+    koeln = factories.location(org, name="Köln")
+    person = factories.person(org, name="Jürgen Weiß")
+    line = factories.line(org, "+16177098147", person=person, location=koeln)
+    write_calls(org, [Call(line, 3725, "1.234567", dest="+4922112345"), Call(line, 59, "0.105")])
+    sign_in_as(client, org, "admin")
+
+    about, rows = xlsx_table(client.get("/usage/records/export/", {"format": "xlsx"}))
+    assert set(about) == {"Organisation", "Zeitraum", "Filter", "Erstellt am"}
+    header, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[:4] == ("Beginn (Ortszeit)", "Anschluss", "Person", "Standort")
+    longest = max(rows[1:], key=lambda r: r[header.index("Dauer (Minuten)")])
+    record = dict(zip(header, longest, strict=True))
+    assert record["Anschluss"] == "+16177098147" and record["Standort"] == "Köln"
+    assert record["Dauer (h:mm:ss)"] == timedelta(hours=1, minutes=2, seconds=5)
+    assert record["Dauer (Minuten)"] == pytest.approx(62.08)
+    assert record["Kosten (EUR)"] == pytest.approx(1.23)
+    assert record["Bewertete Kosten (EUR, 6 Nachkommastellen)"] == pytest.approx(1.234567)
+    assert isinstance(first["Beginn (Ortszeit)"], datetime)
+    assert record["Gegenstelle"] == "+4922112345"  # an administrator sees full numbers; a text cell
+
+    response = client.get("/usage/records/export/", {"format": "csv", "csv": "semicolon"})
+    about, rows = csv_table(response, delimiter=";")
+    record = dict(zip(rows[0], max(rows[1:], key=lambda r: r[rows[0].index("Dauer (h:mm:ss)")]), strict=True))
+    assert record["Standort"] == "Köln" and record["Dauer (h:mm:ss)"] == "1:02:05"
+    assert record["Dauer (Minuten)"] == "62,08" and record["Kosten (EUR)"] == "1,23"
+    assert record["Anschluss"] == "'+16177098147"  # CSV: a text starting with + is guarded (README)
+
+    about, rows = xlsx_table(client.get("/usage/export/", {"dim": "location", "format": "xlsx"}))
+    # 1–20 November so far, against 1–20 October.
+    assert about["Verglichen mit"] == "2026-10-01 – 2026-10-20 (dieselben Tage des vorigen Abrechnungszeitraums)"
+    header = rows[0]
+    koeln_row = dict(zip(header, rows[1], strict=True))
+    assert koeln_row["Standort"] == "Köln" and koeln_row["Anrufe"] == 2
+    assert koeln_row["Längster Anruf (h:mm:ss)"] == timedelta(hours=1, minutes=2, seconds=5)
+    assert koeln_row["Kosten (EUR)"] == pytest.approx(1.34)
+    assert rows[-1][0] == "Summe"
 
 
 def test_xlsx_export_is_readable(client, acme):
     sign_in_as(client, acme.org, "analyst")
     response = client.get("/usage/export/", {"dim": "location", "format": "xlsx"})
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    sheet = load_workbook(io.BytesIO(response.content)).active
-    rows = list(sheet.iter_rows(values_only=True))
+    about, rows = xlsx_table(response)
     assert rows[0][0] == "Location" and rows[1][0] == "Acme Berlin" and rows[-1][0] == "Total"
-    cost_column = rows[0].index("cost_EUR")
-    assert float(rows[-1][cost_column]) == pytest.approx(15.0)
+    assert rows[-1][rows[0].index("Cost (EUR)")] == pytest.approx(15.0)
+    assert rows[-1][rows[0].index("Calls")] == 3
 
 
 def test_large_drill_down_export_runs_in_celery(client, acme, settings, tmp_path, django_capture_on_commit_callbacks):
@@ -265,7 +328,7 @@ def test_large_drill_down_export_runs_in_celery(client, acme, settings, tmp_path
         response = client.get("/usage/records/export/", {"period": "this_period", "format": "xlsx"})
     job = ExportJob.objects.get()
     assert response.status_code == 302 and response.url == f"/exports/{job.id}/"
-    assert len(callbacks) == 1 and job.rows_total == 3 and job.params["period"] == ["custom"]
+    assert len(callbacks) == 1 and job.rows_total == 3 and job.params["start"] <= job.params["end"]
     status = client.get(f"/exports/{job.id}/status").json()
     assert status["status"] == "pending" and status["download_url"] is None
     page = client.get(f"/exports/{job.id}/").content.decode()
@@ -277,7 +340,7 @@ def test_large_drill_down_export_runs_in_celery(client, acme, settings, tmp_path
     assert job.status == "ready" and job.rows_done == 3 and job.progress == 100
     path = Path(tmp_path) / "exports" / job.file
     sheet = load_workbook(path).active
-    assert len(list(sheet.iter_rows(values_only=True))) == 4
+    assert len(list(sheet.iter_rows(values_only=True))) == 4 + 5  # the header block, a blank row, the table
     first_bytes = path.read_bytes()
     export_usage_records(job.id)  # idempotent: a ready job is left alone
     assert path.read_bytes() == first_bytes
@@ -305,3 +368,28 @@ def test_export_task_rebuilds_the_scope_from_the_membership(client, acme, settin
     job.refresh_from_db()
     text = (Path(tmp_path) / "exports" / job.file).read_text()
     assert "+498911110002" in text and "+493011110001" not in text
+
+
+@pytest.mark.parametrize(
+    "locale, words",
+    [
+        ("de-DE", ["Verbrauchsanalyse", "Gruppieren nach", "verglichen mit", "Kosten nach Standort", "Anrufe"]),
+        ("fr-FR", ["Explorateur de consommation", "Regrouper par", "comparé", "Coût par Site", "Appels"]),
+        ("nl-NL", ["Verbruiksverkenner", "Groeperen op", "vergeleken met", "Kosten per Locatie", "Gesprekken"]),
+    ],
+)
+def test_explorer_pages_speak_the_organizations_language(client, db, monkeypatch, locale, words):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
+    org = factories.organization(name="Polyglot", locale=locale, billing_day=1)
+    line = factories.line(
+        org, "+4930555000", person=factories.person(org, name="Eva"), location=factories.location(org)
+    )
+    write_calls(org, [Call(line, 75, "0.50")])
+    sign_in_as(client, org, "analyst")
+    page = client.get("/usage/").content.decode()
+    assert all(word in page for word in words), [w for w in words if w not in page]
+    assert f'lang="{locale[:2]}"' in page
+    page = client.get("/usage/", {"dim": "weekday", "start": "2026-11-20", "end": "2026-11-01"}).content.decode()
+    assert "Please correct" not in page and "(2026-11-01)" in page  # the error, in the language of the page
+    calls = client.get("/usage/records/").content.decode()
+    assert "Eva" in calls and "Calls, times in" not in calls
