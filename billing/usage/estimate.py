@@ -203,7 +203,8 @@ def summary_estimate(
         groups *= min(cardinality, len(set(values))) if values else cardinality
     groups = int(min(groups, max(rows, 1), MAX_GROUPS))
     if compare_previous:
-        previous = period.previous()
+        # about the length of the compared period (previous_of picks the billing period; no query here)
+        previous = Period(period.start - timedelta(days=period.days), period.start - timedelta(days=1))
         rows += _rows_read(stats, summary_source(needed, filters, None, previous), previous)
     returned = min(groups, first + 1) if first else groups
     return ReadEstimate(source=source, rows_read=rows, groups=groups, returned=returned)

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests import factories
-from tests.usage_pages_data import Call, write_calls
+from tests.web.usage_pages_data import Call, write_calls
 
 MID_DECEMBER = datetime(2026, 12, 10, 9, tzinfo=UTC)
 FIRST_OF_DECEMBER = datetime(2026, 12, 1, 14, tzinfo=UTC)  # 09:00 on 1 December in New York

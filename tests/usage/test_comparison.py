@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from billing.periods import Basis, comparison_period
 from tests import factories
-from tests.usage_pages_data import Call, sign_in_as, write_calls
+from tests.web.usage_pages_data import Call, sign_in_as, write_calls
 
 NOW = datetime(2026, 12, 10, 9, tzinfo=UTC)  # 10 December: November is the last closed period
 
