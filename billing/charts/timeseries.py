@@ -149,7 +149,7 @@ def timeseries_svg(
                     continue
                 y_top, y_base = y(base + value), y(base)
                 parts.append(
-                    f'<rect class="bar" x="{x:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" '
+                    f'<rect class="segment" x="{x:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" '
                     f'height="{max(y_base - y_top, 0.5):.1f}" fill="{colour}">'
                     f"<title>{escape(labels[i])} · {escape(s.label)}: {escape(full_fmt(value))}</title></rect>"
                 )

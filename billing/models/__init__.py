@@ -1,4 +1,5 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
+from billing.models.anomalies import AnomalyAlert, AnomalyAlertSetting
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
@@ -31,6 +32,8 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "AnomalyAlert",
+    "AnomalyAlertSetting",
     "Payment",
     "EInvoiceFormat",
     "StatementEInvoice",

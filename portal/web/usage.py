@@ -32,6 +32,7 @@ from billing.usage.selectors import (
 from portal.account import saved_view_remove, saved_view_save
 from portal.models import SavedView
 from portal.web.access import portal_view
+from portal.web.charts import time_chart
 from portal.web.usage_forms import (
     DIMENSION_LABELS,
     FILTER_PARAMS,
@@ -179,7 +180,10 @@ def explorer(request):
             explored = explore(scope, form.query(), data)
         except UsageQueryError as exc:
             add_selector_error(form, exc)
+    over_time = None
     if explored is not None:
+        over_time = time_chart(scope, explored.query, explored.metric)
+    if explored is not None and over_time is None:
         chart = hbar_chart(
             [
                 (row_label(r), Decimal(r.totals.metric(explored.metric)), _prev_metric(r, explored.metric))
@@ -208,6 +212,8 @@ def explorer(request):
             "form": form,
             "explored": explored,
             "chart": chart,
+            "time_chart": over_time[1] if over_time else None,
+            "time_series": over_time[0] if over_time else None,
             "metric_label": METRIC_LABELS[explored.metric] if explored else "",
             "dimension_labels": [DIMENSION_LABELS[d] for d in explored.query.group_by] if explored else [],
             "saved_views": saved,

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models.choices import Category, Direction, DurationBand, UsageType
 from billing.periods import last_closed_period, period_containing
@@ -34,7 +35,7 @@ DIMENSION_LABELS = {
     Dimension.WEEK: "Week",
     Dimension.MONTH: "Month",
 }
-MAX_DIMENSIONS = 3
+MAX_DIMENSIONS = 5
 
 METRIC_LABELS = {
     Metric.COST: "Cost",
@@ -77,6 +78,19 @@ FILTER_PARAMS = {
     Dimension.DAY: "day",
     Dimension.WEEK: "week",
     Dimension.MONTH: "month",
+}
+# Filter fields -> UsageFilter lists; each can be turned into an exclusion with ``exclude=<field>``.
+EXCLUDABLE = {
+    "location": "locations",
+    "person": "persons",
+    "line": "lines",
+    "category": "categories",
+    "country": "countries",
+    "band": "duration_bands",
+    "direction": "directions",
+    "usage_type": "usage_types",
+    "hour": "hours",
+    "weekday": "weekdays",
 }
 # Parameters that describe what is shown rather than what is selected (left out of drill-down links).
 PRESENTATION_PARAMS = {"dim", "sort", "order", "top", "by", "size", "after", "before", "format"}
@@ -174,6 +188,24 @@ class UsageQueryForm(forms.Form):
     day = forms.DateField(required=False, widget=forms.HiddenInput)
     week = forms.DateField(required=False, widget=forms.HiddenInput)
     month = forms.DateField(required=False, widget=forms.HiddenInput)
+    exclude = forms.MultipleChoiceField(
+        label=_("Leave out instead of keeping only"),
+        choices=[
+            ("location", _("Locations")),
+            ("person", _("People")),
+            ("line", _("Lines")),
+            ("band", _("Duration bands")),
+            ("category", _("Categories")),
+            ("country", _("Countries")),
+            ("direction", _("Directions")),
+            ("usage_type", _("Usage types")),
+            ("hour", _("Hours of day")),
+            ("weekday", _("Weekdays")),
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Ticked: the values chosen in that filter are left out, everything else is kept."),
+    )
     min_minutes = forms.IntegerField(label="Calls of at least (min)", required=False, min_value=0, max_value=2880)
     max_minutes = forms.IntegerField(label="Calls of at most (min)", required=False, min_value=0, max_value=2880)
     sort = forms.ChoiceField(
@@ -248,19 +280,14 @@ class UsageQueryForm(forms.Form):
     def usage_filter(self) -> UsageFilter:
         d = self.cleaned_data
         lo, hi = d.get("min_minutes"), d.get("max_minutes")
+        excluded = set(d.get("exclude") or [])
+        chosen = {name: d.get(name) or [] for name in EXCLUDABLE}
+        left_out = {EXCLUDABLE[name]: v for name, v in chosen.items() if name in excluded and v}
         return UsageFilter(
-            locations=d.get("location") or [],
-            persons=d.get("person") or [],
-            lines=d.get("line") or [],
-            categories=d.get("category") or [],
-            countries=d.get("country") or [],
-            duration_bands=d.get("band") or [],
-            directions=d.get("direction") or [],
-            usage_types=d.get("usage_type") or [],
-            hours=d.get("hour") or [],
-            weekdays=d.get("weekday") or [],
+            **{EXCLUDABLE[name]: v for name, v in chosen.items() if name not in excluded},
             min_duration_seconds=lo * 60 if lo is not None else None,
             max_duration_seconds=hi * 60 if hi is not None else None,
+            exclude=UsageFilter(**left_out) if left_out else None,
         )
 
     def query(self) -> UsageQuery:

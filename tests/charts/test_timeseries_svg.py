@@ -32,7 +32,7 @@ def texts(root, cls):
 
 def test_stacked_columns_with_axis_legend_and_german_labels():
     root = chart()
-    bars = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    bars = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "segment"]
     assert len(bars) == 30 + 20 + 30  # Köln is 0 on every third day: no empty rectangle
     assert texts(root, "legend") == ["Berlin office", "Köln", "Others"]
     assert texts(root, "tick") == ["0\xa0€", "100\xa0€", "200\xa0€", "300\xa0€"]  # 234 at most, stacked
