@@ -2,12 +2,14 @@
 
 import graphene
 
-from portal.api import accounts, offers, statements, usage, webhooks
+from portal.api import accounts, analysis, offers, statements, usage, webhooks
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 
 
-class Query(accounts.Query, usage.Query, statements.Query, offers.Query, webhooks.Query, graphene.ObjectType):
+class Query(
+    accounts.Query, usage.Query, analysis.Query, statements.Query, offers.Query, webhooks.Query, graphene.ObjectType
+):
     class Meta:
         description = "Read access to the caller's organization: usage, statements and offers."
 
@@ -26,6 +28,7 @@ PERMISSIONS = {
     "node": Permission.ANY_CALLER,  # each type's get_queryset applies that type's own permission
     **accounts.PERMISSIONS,
     **usage.PERMISSIONS,
+    **analysis.PERMISSIONS,
     **statements.PERMISSIONS,
     **offers.PERMISSIONS,
     **webhooks.PERMISSIONS,
