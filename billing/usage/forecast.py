@@ -175,7 +175,7 @@ class Forecast:
     as_of: date
     method: str
     period: Period  # the current billing period
-    history: Period  # the days read
+    history: Period  # the days of history used: from the first day with usage (at most history_days() back)
     group_by: Dimension | None
     total: GroupForecast
     groups: list[GroupForecast]
@@ -218,29 +218,36 @@ def usage_forecast(
     )
     total_costs: dict[date, Decimal] = defaultdict(Decimal)
     by_group: dict[object, tuple[GroupKey, dict[date, Decimal]]] = {}
-    days_with_usage = set()
+    # Each group's history starts on its own first day with usage: the weeks before a new line or person
+    # existed are not weeks of zero cost (zeros after its first day are).
+    starts: dict[object, date] = {}
     for row in summary.rows:
         day = row.keys[0].value
+        key = row.keys[1] if group_by else None
         if row.totals.records:
-            days_with_usage.add(day)
+            starts[None] = min(starts.get(None, day), day)
+            if key is not None:
+                starts[key.value] = min(starts.get(key.value, day), day)
         total_costs[day] += row.totals.cost
-        if group_by:
-            key = row.keys[1]
+        if key is not None:
             by_group.setdefault(key.value, (key, defaultdict(Decimal)))[1][day] += row.totals.cost
-    first_day = min(days_with_usage, default=as_of + timedelta(days=1))
+    no_usage = as_of + timedelta(days=1)
     currency = organization.currency
 
-    def forecast_of(key, label, costs, is_others=False) -> GroupForecast:
+    def forecast_of(key, label, costs, first_day, is_others=False) -> GroupForecast:
         projections = [project(costs, first_day=first_day, as_of=as_of, period=p, currency=currency) for p in periods]
         return GroupForecast(key, label, projections[0], projections[1:], is_others)
 
-    total = forecast_of(None, gettext("Total"), total_costs)
+    first_day = starts.get(None, no_usage)
+    total = forecast_of(None, gettext("Total"), total_costs, first_day)
     ranked = sorted(by_group.values(), key=lambda kc: (actual(kc[1], billing.start, as_of), kc[0].label), reverse=True)
-    groups = [forecast_of(key, key.label, costs) for key, costs in ranked[:first]]
+    groups = [forecast_of(key, key.label, costs, starts.get(key.value, no_usage)) for key, costs in ranked[:first]]
     if len(ranked) > first:
         rest: dict[date, Decimal] = defaultdict(Decimal)
-        for _key, costs in ranked[first:]:
+        for key, costs in ranked[first:]:
             for day, cost in costs.items():
                 rest[day] += cost
-        groups.append(forecast_of(None, gettext("All others"), rest, is_others=True))
-    return Forecast(as_of, METHOD, periods[0], history, group_by, total, groups, len(ranked))
+        rest_start = min((starts.get(key.value, no_usage) for key, _costs in ranked[first:]), default=no_usage)
+        groups.append(forecast_of(None, gettext("All others"), rest, rest_start, is_others=True))
+    read = Period(max(history.start, min(first_day, as_of)), as_of)
+    return Forecast(as_of, METHOD, periods[0], read, group_by, total, groups, len(ranked))

@@ -10,8 +10,9 @@ from billing.usage.writer import usage_records_write
 from tests import factories
 
 
-def firm(make):
-    org = make.organization(name="Pinned AG", time_zone="Europe/Berlin", currency="EUR", locale="de-DE")
+def firm(make, **organization):
+    settings = dict(name="Pinned AG", time_zone="Europe/Berlin", currency="EUR", locale="de-DE") | organization
+    org = make.organization(**settings)
     org.hq, org.depot = make.location(org, name="HQ"), make.location(org, name="Depot")
     org.anna, org.ben, org.cem = (make.person(org, name=n) for n in ("Anna", "Ben", "Cem"))
     org.line_a = make.line(org, "+493011110001", person=org.anna, location=org.hq)
