@@ -244,7 +244,7 @@ def usage_forecast(
     groups = [forecast_of(key, key.label, costs, starts.get(key.value, no_usage)) for key, costs in ranked[:first]]
     if len(ranked) > first:
         rest: dict[date, Decimal] = defaultdict(Decimal)
-        for key, costs in ranked[first:]:
+        for _key, costs in ranked[first:]:
             for day, cost in costs.items():
                 rest[day] += cost
         rest_start = min((starts.get(key.value, no_usage) for key, _costs in ranked[first:]), default=no_usage)

@@ -89,7 +89,10 @@ def drill_down_params(params: QueryDict, row: SummaryRow) -> str | None:
     for key in row.keys:
         if key.value is None:  # "No location" / "Unassigned": the filters cannot express "is empty"
             return None
-        q.setlist(FILTER_PARAMS[key.dimension], [_key_value(key.value)])
+        name = FILTER_PARAMS[key.dimension]
+        q.setlist(name, [_key_value(key.value)])
+        # The group's own value is kept, whatever the explorer left out of that filter.
+        q.setlist("exclude", [x for x in q.getlist("exclude") if x != name])
     return q.urlencode()
 
 

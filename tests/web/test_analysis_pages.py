@@ -150,3 +150,28 @@ def test_only_administrators_change_alerts(client, signed_in, spiky):
     signed_in(spiky, role="analyst")
     assert client.post("/usage/anomalies/alerts", {"email": "on"}).status_code == 403
     assert not AnomalyAlertSetting.objects.filter(organization=spiky).exists()
+
+
+def test_a_groups_drill_down_keeps_its_own_value_when_others_were_left_out(client, signed_in, spiky):
+    signed_in(spiky, role="analyst")
+    with pinned_today(date(2026, 11, 30)):
+        html = page(client, f"/usage/?dim=person&period=last_month&person={spiky.anna.id}&exclude=person&exclude=line")
+    link = html.split('id="result-h"', 1)[1].split('href="/usage/records/?', 1)[1].split('"', 1)[0]
+    assert f"person={spiky.ben.id}" in link and "exclude=person" not in link and "exclude=line" in link
+
+
+def test_pivot_page_queries_do_not_grow_with_its_rows(client, signed_in, spiky, make):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    signed_in(spiky, role="analyst")
+    url = "/usage/pivot/?rows=line&columns=day&period=custom&start=2026-11-01&end=2026-11-30"
+    with CaptureQueriesContext(connection) as few:
+        page(client, url)
+    for n in range(6):
+        extra = make.line(spiky, f"+49301111100{n + 4}", person=spiky.ben, location=spiky.hq)
+        write_daily(spiky, extra, {date(2026, 11, 3): "1.00"})
+    with CaptureQueriesContext(connection) as more:
+        html = page(client, url)
+    assert html.count('<th scope="row">+49301111') == 9
+    assert len(more.captured_queries) == len(few.captured_queries)
