@@ -99,9 +99,7 @@ def test_forecast_per_person_adds_up_to_the_total(pinned):
     # Each group's history starts on its own first day with usage: Ben's on 1 October, not the organization's
     # 1 September (the weeks before he had a line are not weeks of zero cost).
     ben = {d: Decimal("1.00") for d in days(date(2026, 10, 1), date(2026, 10, 31))}
-    expected = project(
-        ben, first_day=date(2026, 10, 1), as_of=date(2026, 11, 20), period=result.period, currency="EUR"
-    )
+    expected = project(ben, first_day=date(2026, 10, 1), as_of=date(2026, 11, 20), period=result.period, currency="EUR")
     assert by_label["Ben"].current == expected and expected.forecast > 0
 
 
