@@ -54,6 +54,11 @@ def in_organization_language(view):
     return wrapped
 
 
+def page(request, template: str, context: dict):
+    """Render in the active language, and say which it is (``<html lang>``)."""
+    return render(request, template, {**context, "LANGUAGE_CODE": translation.get_language()})
+
+
 # --- Pivot -----------------------------------------------------------------------------------------
 
 
@@ -89,7 +94,7 @@ def pivot(request):
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     organization = request.caller.scope.organization
-    return render(
+    return page(
         request,
         "portal/usage/pivot.html",
         {
@@ -163,7 +168,7 @@ def forecast(request):
             )
         except UsageQueryError as exc:
             add_selector_error(form, exc)
-    return render(
+    return page(
         request,
         "portal/usage/forecast.html",
         {
@@ -204,7 +209,7 @@ def anomalies(request):
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     is_admin = request.caller.membership.role == Role.ADMIN
-    return render(
+    return page(
         request,
         "portal/usage/anomalies.html",
         {
@@ -221,13 +226,14 @@ def anomalies(request):
 
 @portal_view(admin=True)
 @require_POST
+@in_organization_language
 def anomaly_alerts(request):
     organization = request.caller.scope.organization
     try:
         min_excess = Decimal(request.POST.get("min_excess") or "0")
     except ArithmeticError:
         min_excess = Decimal(-1)
-    if min_excess < 0 or min_excess > Decimal("1000000"):
+    if not min_excess.is_finite() or min_excess < 0 or min_excess > Decimal("1000000"):
         messages.error(request, gettext("The minimum amount must be a number from 0 to 1,000,000."))
         return redirect("usage-anomalies")
     anomaly_alerts_configure(

@@ -90,7 +90,7 @@ def test_unusual_usage_page_lists_the_spike_with_its_money_value(client, signed_
     found = html.split('class="data compact anomaly-table"', 1)[1]
     assert "HQ" in found and "Anna" in found and "+493011110001" in found
     assert "Cem" in found and "+12,00\xa0€" in found and "neu" in found  # Cem's first usage: "new"
-    assert "Robuster z-Wert" in html  # the method, in German
+    assert "Robuster z-Wert" in html and '<html lang="de">' in html  # the method, in German
     assert 'action="/usage/anomalies/alerts"' in html  # an administrator may switch alerts on
 
 
@@ -144,6 +144,14 @@ def test_alert_opt_in_is_audited_and_the_daily_check_sends_each_day_once(client,
     assert {d.payload["name"] for d in deliveries} == {"HQ", "Anna", "+493011110001"}
     assert anomaly_alerts_send_all(now=morning_after) == 0 and len(mail.outbox) == 1
     assert AnomalyAlert.objects.filter(organization=spiky).count() == 3
+
+
+@pytest.mark.parametrize("amount", ["-1", "abc", "NaN", "Infinity", "1e9"])
+def test_a_bad_alert_amount_is_refused_with_a_message(client, signed_in, spiky, amount):
+    signed_in(spiky, role="admin")
+    response = client.post("/usage/anomalies/alerts", {"email": "on", "min_excess": amount}, follow=True)
+    assert response.status_code == 200 and "Mindestbetrag muss eine Zahl" in response.content.decode()
+    assert not AnomalyAlertSetting.objects.filter(organization=spiky).exists()
 
 
 def test_only_administrators_change_alerts(client, signed_in, spiky):
