@@ -16,6 +16,7 @@ from django.db import IntegrityError
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from billing.statements.charts import hbar_chart
@@ -275,13 +276,18 @@ def filters_open(form) -> bool:
 def active_filters(form: UsageQueryForm) -> list[tuple[str, str]]:
     """What the drill-down is limited to, in words (e.g. Location: Berlin)."""
     out = []
+    excluded = set(form.cleaned_data.get("exclude") or [])
+
+    def label(name, text):
+        return f"{text} ({gettext('left out')})" if name in excluded else text
+
     for name in ("location", "person", "line", "band", "category", "direction", "usage_type", "hour", "weekday"):
         values = form.cleaned_data.get(name) or []
         if values:
             choices = dict(form.fields[name].choices)
-            out.append((form.fields[name].label, ", ".join(str(choices.get(v, v)) for v in values)))
+            out.append((label(name, form.fields[name].label), ", ".join(str(choices.get(v, v)) for v in values)))
     if form.cleaned_data.get("country"):
-        out.append(("Countries", ", ".join(form.cleaned_data["country"])))
+        out.append((label("country", "Countries"), ", ".join(form.cleaned_data["country"])))
     for name in ("min_minutes", "max_minutes"):
         if form.cleaned_data.get(name) is not None:
             out.append((form.fields[name].label, str(form.cleaned_data[name])))

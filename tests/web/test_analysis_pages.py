@@ -183,3 +183,14 @@ def test_pivot_page_queries_do_not_grow_with_its_rows(client, signed_in, spiky, 
         html = page(client, url)
     assert html.count('<th scope="row">+49301111') == 9
     assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_the_calls_page_says_which_filter_is_an_exclusion(client, signed_in, spiky):
+    signed_in(spiky, role="analyst")
+    html = page(
+        client,
+        f"/usage/records/?period=custom&start=2026-11-01&end=2026-11-30&person={spiky.anna.id}&exclude=person",
+    )
+    assert "People (left out)" in html
+    calls = html.split('class="data records-table', 1)[1]
+    assert "Ben" in calls and "Anna" not in calls
