@@ -10,7 +10,7 @@ so a chart's x axis is the period's calendar, not only the days that had calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.utils.translation import gettext
 
@@ -138,11 +138,3 @@ def _sum(cells: list[Totals]) -> Totals:
         total.add(cell)
     return total
 
-
-def bucket_period(interval: Dimension, key: date) -> Period:
-    """The dates a calendar bucket covers."""
-    if interval == Dimension.DAY:
-        return Period(key, key)
-    if interval == Dimension.WEEK:
-        return Period(key, key + timedelta(days=6))
-    return Period(key, next_month(key) - timedelta(days=1))
