@@ -137,4 +137,3 @@ def _sum(cells: list[Totals]) -> Totals:
     for cell in cells:
         total.add(cell)
     return total
-
