@@ -54,6 +54,8 @@ class AuditAction(models.TextChoices):
     EXPORT_USAGE_RECORDS = "export.usage_records", "Usage records exported"
     EXPORT_USAGE_RECORDS_QUEUED = "export.usage_records_queued", "Usage records export queued"
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
+    EXPORT_USAGE_PIVOT = "export.usage_pivot", "Usage pivot exported"
+    ANOMALY_ALERTS_CHANGED = "anomaly_alerts.changed", "Unusual-usage alerts changed"
     # Usage imports.
     IMPORT_VOIDED = "import.voided", "Import voided"
     # Cost centres and chargeback (billing.costcentres).

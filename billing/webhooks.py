@@ -45,7 +45,7 @@ from billing.retries import backoff_countdown
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("statement.issued",)
+EVENTS = ("statement.issued", "usage.anomaly")
 TIMEOUT_SECONDS = 10
 LOCAL_DEBUG_HOSTS = ("localhost", "127.0.0.1", "::1")
 

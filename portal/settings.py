@@ -242,6 +242,7 @@ CELERY_IMPORTS = [
     "billing.webhooks",
     "billing.offers.tasks",
     "portal.budget_tasks",
+    "portal.anomaly_tasks",
     "portal.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
@@ -255,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
     "usage-partitions": {"task": "billing.tasks.ensure_usage_partitions", "schedule": 86400.0},
     # Budget alerts: usage reaches the rollups within minutes; a quarter-hour check is soon enough.
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
+    # Unusual usage of yesterday (local), for organizations that opted in; hourly catches each time zone.
+    "anomaly-alerts": {"task": "portal.anomaly_tasks.check_anomalies", "schedule": 3600.0},
 }
 
 # Sign-in throttling (portal.signin): atomic counters (Redis, or a table) shared by every process.

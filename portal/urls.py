@@ -5,7 +5,7 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView, ThrottledPasswordResetView
-from portal.web import costcentres, exports, offers, settings_pages, statement_pages, statements, usage, views
+from portal.web import analysis, costcentres, exports, offers, settings_pages, statement_pages, statements, usage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -58,6 +58,11 @@ urlpatterns = [
     path("offers/privacy", offers.offers_privacy, name="offers-privacy"),
     path("usage/", usage.explorer, name="usage"),
     path("usage/records/", usage.records, name="usage-records"),
+    path("usage/pivot/", analysis.pivot, name="usage-pivot"),
+    path("usage/pivot/export/", analysis.pivot_export, name="usage-pivot-export"),
+    path("usage/forecast/", analysis.forecast, name="usage-forecast"),
+    path("usage/anomalies/", analysis.anomalies, name="usage-anomalies"),
+    path("usage/anomalies/alerts", analysis.anomaly_alerts, name="usage-anomaly-alerts"),
     path("usage/export/", exports.usage_export, name="usage-export"),
     path("usage/records/export/", exports.records_export, name="usage-records-export"),
     path("usage/views/", usage.saved_view_create, name="saved-view-create"),

@@ -1,4 +1,5 @@
 from billing.models.accounts import Line, LineAssignment, LinePlan, Location, Organization, Person
+from billing.models.anomalies import AnomalyAlert, AnomalyAlertSetting
 from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
@@ -40,6 +41,8 @@ __all__ = [
     "CostCentre",
     "JournalFormat",
     "JournalSettings",
+    "AnomalyAlert",
+    "AnomalyAlertSetting",
     "Payment",
     "EInvoiceFormat",
     "StatementEInvoice",

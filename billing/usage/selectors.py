@@ -45,6 +45,7 @@ from billing.usage.scope import Scope
 MAX_PERIOD_DAYS = 732
 MAX_GROUPS = 20_000
 MAX_PAGE = 100
+MAX_GROUP_BY = 5  # dimensions of one summary: each reads the same rollup rows, so the cost stays that of the table
 
 
 class UsageQueryError(ValueError):
@@ -248,8 +249,14 @@ class UsageFilter:
     usage_types: list[str] = field(default_factory=list)
     hours: list[int] = field(default_factory=list)
     weekdays: list[int] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    weeks: list[date] = field(default_factory=list)  # Mondays
+    months: list[date] = field(default_factory=list)  # first days
     min_duration_seconds: int | None = None
     max_duration_seconds: int | None = None
+    # The same lists, taken out: usage of any excluded value is left out (usage without a value, such as a
+    # call of no location, stays in). Its duration limits are not used.
+    exclude: UsageFilter | None = None
 
     _BY_DIMENSION = {
         "locations": Dimension.LOCATION,
@@ -262,10 +269,14 @@ class UsageFilter:
         "usage_types": Dimension.USAGE_TYPE,
         "hours": Dimension.HOUR,
         "weekdays": Dimension.WEEKDAY,
+        "days": Dimension.DAY,
+        "weeks": Dimension.WEEK,
+        "months": Dimension.MONTH,
     }
 
     def dimensions(self) -> set[Dimension]:
-        return {dim for name, dim in self._BY_DIMENSION.items() if getattr(self, name)}
+        own = {dim for name, dim in self._BY_DIMENSION.items() if getattr(self, name)}
+        return own | (self.exclude.dimensions() if self.exclude else set())
 
     def needs_raw(self) -> bool:
         return self.min_duration_seconds is not None or self.max_duration_seconds is not None
@@ -277,6 +288,12 @@ class UsageFilter:
             if values:
                 clauses.append(f"{_dimension_sql(dim, table)} = ANY(%s)")
                 params.append(list(values))
+        for name, dim in self._BY_DIMENSION.items():
+            values = getattr(self.exclude, name) if self.exclude else None
+            if values:
+                # "<> ALL" is NULL for a NULL value: coalesce keeps usage that has no value of the dimension.
+                clauses.append(f"coalesce({_dimension_sql(dim, table)} <> ALL(%s), true)")
+                params.append(list(values))
         prefix = f"{table}." if table else ""
         if self.min_duration_seconds is not None:
             clauses.append(f"{prefix}duration_seconds >= %s")
@@ -287,6 +304,18 @@ class UsageFilter:
         return clauses, params
 
     def validate(self) -> None:
+        if self.exclude is not None:
+            if self.exclude.exclude is not None:
+                raise UsageQueryError("an exclusion cannot hold another exclusion", field="filter.exclude.exclude")
+            if self.exclude.min_duration_seconds is not None or self.exclude.max_duration_seconds is not None:
+                raise UsageQueryError(
+                    "duration limits are not excluded: set them on the filter", field="filter.exclude"
+                )
+            self.exclude.validate()
+        if any(d.isoweekday() != 1 for d in self.weeks):
+            raise UsageQueryError("weeks are given by their Monday", field="filter.weeks")
+        if any(d.day != 1 for d in self.months):
+            raise UsageQueryError("months are given by their first day", field="filter.months")
         if self.min_duration_seconds is not None and self.min_duration_seconds < 0:
             raise UsageQueryError("minDurationSeconds must not be negative", field="filter.minDurationSeconds")
         if (
@@ -416,13 +445,13 @@ def read_alias() -> str:
     return router.db_for_read(UsageRecord, replica_ok=True)
 
 
-def _run(sql, params, n_dims):
+def _run(sql, params, n_dims, max_groups=MAX_GROUPS):
     with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchmany(MAX_GROUPS + 1)
-    if len(rows) > MAX_GROUPS:
+        rows = cursor.fetchmany(max_groups + 1)
+    if len(rows) > max_groups:
         raise UsageQueryError(
-            f"more than {MAX_GROUPS} groups; narrow the period, filter, or group by fewer dimensions",
+            f"more than {max_groups} groups; narrow the period, filter, or group by fewer dimensions",
             field="groupBy",
             code="TOO_MANY_GROUPS",
         )
@@ -538,11 +567,14 @@ def usage_summary(
     compare_previous: bool = False,
     source: str | None = None,
     metrics: set[Metric] | None = None,
+    max_groups: int = MAX_GROUPS,
 ) -> UsageSummary:
     """Usage in ``period`` grouped by ``group_by``; top ``first`` groups plus an "all others" row.
 
     ``order_by=None`` sorts by the group keys. ``source`` forces a table (tests and the benchmark).
     ``metrics``: compute only these (and ``order_by``); every other metric of the answer reads 0.
+    ``max_groups`` is raised only by domain readers that bound their groups themselves (the anomaly
+    and forecast histories: days × groups of their own dimension).
     """
     filters = filters or UsageFilter()
     _validate_period(period)
@@ -551,6 +583,8 @@ def usage_summary(
         raise UsageQueryError("a dimension appears twice in groupBy", field="groupBy")
     if Dimension.COST_CENTRE in group_by:
         raise UsageQueryError("COST_CENTRE is grouped on its own (billing.costcentres.usage)", field="groupBy")
+    if len(group_by) > MAX_GROUP_BY:
+        raise UsageQueryError(f"group by at most {MAX_GROUP_BY} dimensions", field="groupBy")
     if first is not None and not 1 <= first <= 1000:
         raise UsageQueryError("first must be between 1 and 1000", field="first")
     dims = list(group_by)
@@ -561,7 +595,7 @@ def usage_summary(
         asked = set(metrics) | ({order_by} if order_by is not None else set())
         aggregates_needed = set().union(*(_METRIC_AGGREGATES[m.value] for m in asked))
     sql, params = _aggregate_query(scope, period, dims, filters, chosen, aggregates_needed)
-    raw_rows = _run(sql, params, len(dims))
+    raw_rows = _run(sql, params, len(dims), max_groups)
     labels = _labels(scope, dims, raw_rows)
     rows = [
         SummaryRow(keys=[GroupKey(d, v, _label(d, v, labels)) for d, v in zip(dims, keys, strict=True)], totals=t)

@@ -2,7 +2,7 @@
 
 import graphene
 
-from portal.api import accounts, costcentres, offers, statements, usage, usage_costs, webhooks  # noqa: F401 (usage_costs registers cost hints)
+from portal.api import accounts, analysis, costcentres, offers, statements, usage, usage_costs, webhooks  # noqa: F401 (usage_costs registers cost hints)
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 
@@ -10,6 +10,7 @@ from portal.api.permissions import Permission, protect_schema
 class Query(
     accounts.Query,
     usage.Query,
+    analysis.Query,
     statements.Query,
     offers.Query,
     webhooks.Query,
@@ -34,6 +35,7 @@ PERMISSIONS = {
     "node": Permission.ANY_CALLER,  # each type's get_queryset applies that type's own permission
     **accounts.PERMISSIONS,
     **usage.PERMISSIONS,
+    **analysis.PERMISSIONS,
     **statements.PERMISSIONS,
     **offers.PERMISSIONS,
     **webhooks.PERMISSIONS,

@@ -58,9 +58,9 @@ class PeriodType(graphene.ObjectType):
         return PeriodType(from_=period.start, to=period.end) if period else None
 
 
-class UsageFilterInput(graphene.InputObjectType):
+class _UsageValues(graphene.InputObjectType):
     class Meta:
-        description = "Limits on usage; each list keeps only the given values, an empty or missing list keeps all."
+        abstract = True
 
     locations = graphene.List(graphene.NonNull(graphene.ID), description="Location ids.")
     persons = graphene.List(graphene.NonNull(graphene.ID), description="Person ids.")
@@ -72,20 +72,37 @@ class UsageFilterInput(graphene.InputObjectType):
     usage_types = graphene.List(graphene.NonNull(UsageTypeEnum), description="Usage types.")
     hours = graphene.List(graphene.NonNull(graphene.Int), description="Local hours of day, 0–23.")
     weekdays = graphene.List(graphene.NonNull(graphene.Int), description="ISO days of week, 1 = Monday.")
+    days = graphene.List(graphene.NonNull(graphene.Date), description="Local dates.")
+    weeks = graphene.List(graphene.NonNull(graphene.Date), description="ISO weeks, each given by its Monday.")
+    months = graphene.List(graphene.NonNull(graphene.Date), description="Months, each given by its first day.")
+
+
+class UsageExclusionInput(_UsageValues):
+    class Meta:
+        description = (
+            "Values to leave out, one list per dimension; usage without a value of the dimension "
+            "(e.g. a call of no location) is kept."
+        )
+
+
+class UsageFilterInput(_UsageValues):
+    class Meta:
+        description = "Limits on usage; each list keeps only the given values, an empty or missing list keeps all."
+
     min_duration_seconds = graphene.Int(description="Only calls at least this long.")
     max_duration_seconds = graphene.Int(description="Only calls at most this long.")
+    exclude = graphene.InputField(UsageExclusionInput, description="Values of any dimension to leave out.")
 
 
 def _enum_values(values):
     return [getattr(v, "value", v) for v in values or []]
 
 
-def to_filter(data) -> UsageFilter:
-    data = data or {}
-    return UsageFilter(
-        locations=decode_ids(data.get("locations"), "Location", "filter.locations"),
-        persons=decode_ids(data.get("persons"), "Person", "filter.persons"),
-        lines=decode_ids(data.get("lines"), "Line", "filter.lines"),
+def _values(data, field: str) -> dict:
+    return dict(
+        locations=decode_ids(data.get("locations"), "Location", f"{field}.locations"),
+        persons=decode_ids(data.get("persons"), "Person", f"{field}.persons"),
+        lines=decode_ids(data.get("lines"), "Line", f"{field}.lines"),
         categories=_enum_values(data.get("categories")),
         countries=[c.upper() for c in data.get("countries") or []],
         duration_bands=_enum_values(data.get("duration_bands")),
@@ -93,8 +110,20 @@ def to_filter(data) -> UsageFilter:
         usage_types=_enum_values(data.get("usage_types")),
         hours=list(data.get("hours") or []),
         weekdays=list(data.get("weekdays") or []),
+        days=list(data.get("days") or []),
+        weeks=list(data.get("weeks") or []),
+        months=list(data.get("months") or []),
+    )
+
+
+def to_filter(data) -> UsageFilter:
+    data = data or {}
+    exclude = data.get("exclude")
+    return UsageFilter(
+        **_values(data, "filter"),
         min_duration_seconds=data.get("min_duration_seconds"),
         max_duration_seconds=data.get("max_duration_seconds"),
+        exclude=UsageFilter(**_values(exclude, "filter.exclude")) if exclude else None,
     )
 
 

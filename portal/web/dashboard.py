@@ -28,6 +28,7 @@ from billing.usage.selectors import (
     usage_records,
     usage_summary,
 )
+from portal.web.analysis import dashboard_anomalies
 from portal.web.offers import offers_panel_context
 from portal.web.usage import explorer_url
 from portal.web.usage_forms import today_for
@@ -184,4 +185,5 @@ def dashboard_context(request) -> dict:
         "offers_panel": offers_panel,
         **(offers_panel_context(request, caller.membership) if offers_panel else {}),
         "reveal_numbers": scope.reveal_numbers,
+        **dashboard_anomalies(scope, today),
     }

@@ -35,6 +35,7 @@ from billing.usage.selectors import (
 from portal.account import saved_view_remove, saved_view_save
 from portal.models import SavedView
 from portal.web.access import portal_view
+from portal.web.charts import time_chart
 from portal.web.language import in_organization_language
 from portal.web.usage_forms import (
     DIMENSION_LABELS,
@@ -93,7 +94,10 @@ def drill_down_params(params: QueryDict, row: SummaryRow) -> str | None:
     for key in row.keys:
         if key.value is None:  # "No location" / "Unassigned": the filters cannot express "is empty"
             return None
-        q.setlist(FILTER_PARAMS[key.dimension], [_key_value(key.value)])
+        name = FILTER_PARAMS[key.dimension]
+        q.setlist(name, [_key_value(key.value)])
+        # The group's own value is kept, whatever the explorer left out of that filter.
+        q.setlist("exclude", [x for x in q.getlist("exclude") if x != name])
     return q.urlencode()
 
 
@@ -222,8 +226,10 @@ def explorer(request):
     if not data.get("top"):
         data["top"] = "20"
     form, explored, fell_back = explore_page(scope, data)
-    chart = phone_chart = None
+    chart = phone_chart = over_time = None
     if explored is not None:
+        over_time = time_chart(scope, explored.query, explored.metric)
+    if explored is not None and over_time is None:
         # The phone gets its own narrow drawing, so its labels stay at their size instead of shrinking.
         chart, phone_chart = chart_of(explored, 640), chart_of(explored, 340)
     saved = SavedView.objects.filter(user=request.user, organization=scope.organization)
@@ -261,6 +267,8 @@ def explorer(request):
             ],
             "fell_back": fell_back,
             "today": today_for(scope.organization),
+            "time_chart": over_time[1] if over_time else None,
+            "time_series": over_time[0] if over_time else None,
             "metric_label": METRIC_LABELS[explored.metric] if explored else "",
             "dimension_labels": [DIMENSION_LABELS[d] for d in explored.query.group_by] if explored else [],
             "saved_views": saved,
@@ -320,11 +328,16 @@ def filters_open(form) -> bool:
 def active_filters(form: UsageQueryForm) -> list[tuple[str, str]]:
     """What the drill-down is limited to, in words (e.g. Location: Berlin)."""
     out = []
+    excluded = set(form.cleaned_data.get("exclude") or [])
+
+    def label(name, text):
+        return f"{text} ({_('left out')})" if name in excluded else text
+
     for name in ("location", "person", "line", "band", "category", "direction", "usage_type", "hour", "weekday"):
         values = form.cleaned_data.get(name) or []
         if values:
             choices = dict(form.fields[name].choices)
-            out.append((form.fields[name].label, ", ".join(str(choices.get(v, v)) for v in values)))
+            out.append((label(name, form.fields[name].label), ", ".join(str(choices.get(v, v)) for v in values)))
     if form.cleaned_data.get("country"):
         out.append((form.fields["country"].label, ", ".join(form.cleaned_data["country"])))
     for name in ("min_minutes", "max_minutes"):

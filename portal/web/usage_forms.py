@@ -37,7 +37,7 @@ DIMENSION_LABELS = {
     Dimension.WEEK: gettext_lazy("Week"),
     Dimension.MONTH: gettext_lazy("Month"),
 }
-MAX_DIMENSIONS = 3
+MAX_DIMENSIONS = 5
 
 METRIC_LABELS = {
     Metric.COST: gettext_lazy("Cost"),
@@ -86,6 +86,19 @@ FILTER_PARAMS = {
     Dimension.DAY: "day",
     Dimension.WEEK: "week",
     Dimension.MONTH: "month",
+}
+# Filter fields -> UsageFilter lists; each can be turned into an exclusion with ``exclude=<field>``.
+EXCLUDABLE = {
+    "location": "locations",
+    "person": "persons",
+    "line": "lines",
+    "category": "categories",
+    "country": "countries",
+    "band": "duration_bands",
+    "direction": "directions",
+    "usage_type": "usage_types",
+    "hour": "hours",
+    "weekday": "weekdays",
 }
 # Parameters that describe what is shown rather than what is selected (left out of drill-down links).
 PRESENTATION_PARAMS = {"dim", "sort", "order", "top", "by", "size", "after", "before", "format"}
@@ -197,6 +210,24 @@ class UsageQueryForm(forms.Form):
     day = forms.DateField(required=False, widget=forms.HiddenInput)
     week = forms.DateField(required=False, widget=forms.HiddenInput)
     month = forms.DateField(required=False, widget=forms.HiddenInput)
+    exclude = forms.MultipleChoiceField(
+        label=gettext_lazy("Leave out instead of keeping only"),
+        choices=[
+            ("location", gettext_lazy("Locations")),
+            ("person", gettext_lazy("People")),
+            ("line", gettext_lazy("Lines")),
+            ("band", gettext_lazy("Duration bands")),
+            ("category", gettext_lazy("Categories")),
+            ("country", gettext_lazy("Countries")),
+            ("direction", gettext_lazy("Directions")),
+            ("usage_type", gettext_lazy("Usage types")),
+            ("hour", gettext_lazy("Hours of day")),
+            ("weekday", gettext_lazy("Weekdays")),
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("Ticked: the values chosen in that filter are left out, everything else is kept."),
+    )
     min_minutes = forms.IntegerField(
         label=gettext_lazy("Calls of at least (min)"), required=False, min_value=0, max_value=2880
     )
@@ -282,19 +313,14 @@ class UsageQueryForm(forms.Form):
     def usage_filter(self) -> UsageFilter:
         d = self.cleaned_data
         lo, hi = d.get("min_minutes"), d.get("max_minutes")
+        excluded = set(d.get("exclude") or [])
+        chosen = {name: d.get(name) or [] for name in EXCLUDABLE}
+        left_out = {EXCLUDABLE[name]: v for name, v in chosen.items() if name in excluded and v}
         return UsageFilter(
-            locations=d.get("location") or [],
-            persons=d.get("person") or [],
-            lines=d.get("line") or [],
-            categories=d.get("category") or [],
-            countries=d.get("country") or [],
-            duration_bands=d.get("band") or [],
-            directions=d.get("direction") or [],
-            usage_types=d.get("usage_type") or [],
-            hours=d.get("hour") or [],
-            weekdays=d.get("weekday") or [],
+            **{EXCLUDABLE[name]: v for name, v in chosen.items() if name not in excluded},
             min_duration_seconds=lo * 60 if lo is not None else None,
             max_duration_seconds=hi * 60 if hi is not None else None,
+            exclude=UsageFilter(**left_out) if left_out else None,
         )
 
     def query(self) -> UsageQuery:

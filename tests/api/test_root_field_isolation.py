@@ -49,6 +49,30 @@ def _records(dimension: str) -> str:
     )
 
 
+ANALYSIS = {
+    "Query.usageTimeSeries": (
+        "usageTimeSeries(period: " + PERIOD + ", interval: WEEK, splitBy: PERSON, filter: {F}) "
+        "{ totals series { label values } }"
+    ),
+    "Query.usagePivot": (
+        "usagePivot(period: " + PERIOD + ", rows: LOCATION, columns: MONTH, filter: {F}) { total rows { label cells } }"
+    ),
+    "Query.usageForecast": (
+        'usageForecast(asOf: "2026-11-04", groupBy: PERSON, filter: {F}) '
+        "{ total { current { actual projected } } groups { label } }"
+    ),
+    "Query.usageAnomalies": (
+        'usageAnomalies(period: {from: "2026-10-01", to: "2026-11-04"}, minExcess: 0, filter: {F}) '
+        "{ totalExcess anomalies { key { label } excess } }"
+    ),
+}
+
+
+def _analysis(field: str, dimension: str, exclude: bool = False) -> str:
+    limit = f"exclude: {{{dimension}: [$v]}}" if exclude else f"{dimension}: [$v]"
+    return "query ($v: ID!) { " + ANALYSIS[field].replace("{F}", "{" + limit + "}") + " }"
+
+
 NODE = "query ($v: ID!) { node(id: $v) { id __typename } }"
 STATEMENT = "query ($v: String!) { statement(number: $v) { number total lines { description } } }"
 CHARGEBACK = "query ($v: String!) { statementChargeback(number: $v) { number total costCentres { gross } } }"
@@ -88,6 +112,14 @@ def cases(foreign: Foreign) -> dict[str, list[tuple[str, object, object]]]:
             (_records("persons"), encode_id("Person", person.pk), encode_id("Person", never)),
             (_records("lines"), encode_id("Line", line.pk), encode_id("Line", never)),
         ],
+        **{
+            field: [
+                (_analysis(field, "locations"), encode_id("Location", location.pk), encode_id("Location", never)),
+                (_analysis(field, "persons"), encode_id("Person", person.pk), encode_id("Person", never)),
+                (_analysis(field, "lines", exclude=True), encode_id("Line", line.pk), encode_id("Line", never)),
+            ]
+            for field in ANALYSIS
+        },
         "Mutation.respondToOffer": [(RESPOND, encode_id("Offer", foreign.offer.pk), encode_id("Offer", never))],
         "Mutation.disputeStatementLine": [(DISPUTE, foreign.statement.number, "2099-999999")],
     }
@@ -102,7 +134,14 @@ def _answer(client, query, value) -> tuple:
 
 
 def test_every_root_field_taking_an_id_has_an_isolation_case():
-    covered = {"Query.node", "Query.statement", "Query.statementChargeback", "Query.usageSummary", "Query.usageRecords"}
+    covered = {
+        "Query.node",
+        "Query.statement",
+        "Query.statementChargeback",
+        "Query.usageSummary",
+        "Query.usageRecords",
+        *ANALYSIS,
+    }
     covered |= {"Mutation.respondToOffer", "Mutation.disputeStatementLine"}
     assert root_fields_taking_an_id() == covered, "a root field taking an id needs a case in cases()"
 

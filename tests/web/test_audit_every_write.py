@@ -45,6 +45,10 @@ NO_WRITE = {
     "offers-privacy": "a page",
     "usage": "a page",
     "usage-records": "a page",
+    "usage-pivot": "a page",
+    "usage-forecast": "a page",
+    "usage-anomalies": "a page",
+    "usage-pivot-export": "a download: audited as a read (export.usage_pivot), tests/web/test_analysis_pages.py",
     "statement-pdf": "a download: audited as a read (statement.pdf_downloaded), tests/api/test_statements_api.py",
     "statement-calls-csv": "a download: audited as a read (statement.calls_exported)",
     "statement-einvoice": "a download: audited as a read (statement.einvoice_downloaded), tests/einvoice",
@@ -229,6 +233,10 @@ WRITES = {
             )
         ),
         AuditAction.JOURNAL_SETTINGS_CHANGED,
+    ),
+    "usage-anomaly-alerts": (
+        lambda w, m: lambda: w.client.post(reverse("usage-anomaly-alerts"), {"email": "on", "min_excess": "10"}),
+        AuditAction.ANOMALY_ALERTS_CHANGED,
     ),
 }
 

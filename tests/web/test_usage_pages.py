@@ -115,7 +115,7 @@ def test_explorer_top_n_has_all_others(client, acme):
         ({"start": "2026-05-01", "end": "2026-04-01"}, "ends (2026-04-01) before it starts"),
         ({"start": "2020-01-01", "end": "2026-01-01"}, "longer than 732 days"),
         ({"start": "not-a-date", "end": "2026-01-01"}, "Enter a valid date"),
-        ({"dim": ["location", "person", "line", "hour"]}, "at most 3"),
+        ({"dim": ["location", "person", "line", "hour", "category", "direction"]}, "at most 5"),
         ({"min_minutes": 10, "max_minutes": 5}, "shorter than the shortest"),
         ({"top": 7}, "Select a valid choice"),
     ],
