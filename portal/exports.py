@@ -138,6 +138,17 @@ def _metric_columns(metric: Metric, label: str, currency: str, places: int) -> t
     ], convert
 
 
+def grid_table(scope: Scope, query: ExportQuery, metric: Metric, header: list[str], rows: list[list], title: str):
+    """A grid of one metric (e.g. the pivot: a label, then one value per column): the label as text, every
+    value typed as the metric is (money at the currency's minor unit, durations, counts)."""
+    currency = scope.organization.currency
+    places = _money_places(currency)
+    (column, *_rest), convert = _metric_columns(metric, "", currency, places)
+    columns = [Column(header[0])] + [Column(h, column.kind, places) for h in header[1:]]
+    body = [[row[0], *(None if v is None else convert(v) for v in row[1:])] for row in rows]
+    return Table(about=about(scope, query), columns=columns, rows=body, title=title)
+
+
 def summary_table(
     scope: Scope,
     query: ExportQuery,

@@ -13,7 +13,6 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -32,11 +31,11 @@ from billing.usage.forecast import usage_forecast
 from billing.usage.pivot import Pivot, usage_pivot
 from billing.usage.selectors import Period, UsageQueryError
 from portal.actors import actor_of_request
-from portal.exports import FORMATS
+from portal.exports import ExportQuery, grid_table
 from portal.models import Role
 from portal.web.access import portal_view
 from portal.web.analysis_forms import DIMENSION_NAMES, METRIC_NAMES, AnomalyForm, ForecastForm, PivotForm
-from portal.web.exports import _response as export_response  # the explorer's writer: typed XLSX, CSV
+from portal.web.exports import export_format, export_response  # the explorer's writer: typed XLSX, CSV
 from portal.web.usage import add_selector_error, query_string
 from portal.web.usage_forms import today_for
 
@@ -122,9 +121,7 @@ def pivot_table(pivot: Pivot, organization) -> tuple[list[str], list[list]]:
 @portal_view()
 @in_organization_language
 def pivot_export(request):
-    fmt = request.GET.get("format", "csv")
-    if fmt not in FORMATS:
-        raise Http404("Unknown export format")
+    fmt, dialect = export_format(request)
     data, form = _pivot_form(request)
     result = None
     if form.is_valid():
@@ -146,7 +143,8 @@ def pivot_export(request):
         details={"format": fmt, "query": request.GET.urlencode()[:1000], "rows": len(rows)},
     )
     filename = f"pivot-{scope.organization.account_number}-{period.start}-{period.end}"
-    return export_response(fmt, header, rows, filename, gettext("Pivot"))
+    table = grid_table(scope, ExportQuery(period), result.metric, header, rows, gettext("Pivot"))
+    return export_response(fmt, dialect, table, filename)
 
 
 # --- Forecast --------------------------------------------------------------------------------------

@@ -45,14 +45,14 @@ def _audit(request, action: AuditAction, target: str, details: dict) -> None:
     )
 
 
-def _format(request) -> tuple[str, str]:
+def export_format(request) -> tuple[str, str]:
     fmt = request.GET.get("format", "csv")
     if fmt not in FORMATS:
         raise Http404("Unknown export format")
     return fmt, "semicolon" if request.GET.get("csv") == "semicolon" else "comma"
 
 
-def _response(fmt: str, dialect: str, table, filename: str):
+def export_response(fmt: str, dialect: str, table, filename: str):
     """The whole file, written now (in the page's language; a large drill-down goes to a job instead)."""
     buffer = io.BytesIO()
     write(buffer, table, fmt, dialect)
@@ -71,7 +71,7 @@ def export_query(form: UsageQueryForm) -> ExportQuery:
 @portal_view()
 @in_organization_language
 def usage_export(request):
-    fmt, dialect = _format(request)
+    fmt, dialect = export_format(request)
     scope = request.caller.scope
     form = UsageQueryForm(request.GET, scope=scope)
     if form.is_valid():
@@ -100,13 +100,13 @@ def usage_export(request):
         {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": len(table.rows)},
     )
     filename = f"usage-{scope.organization.account_number}-{period.start}-{period.end}"
-    return _response(fmt, dialect, table, filename)
+    return export_response(fmt, dialect, table, filename)
 
 
 @portal_view()
 @in_organization_language
 def records_export(request):
-    fmt, dialect = _format(request)
+    fmt, dialect = export_format(request)
     scope = request.caller.scope
     form = RecordsForm(request.GET, scope=scope)
     total = None
@@ -143,7 +143,7 @@ def records_export(request):
         {"format": fmt, "query": request.GET.urlencode()[:1000], "rows": total},
     )
     filename = f"calls-{scope.organization.account_number}-{period.start}-{period.end}"
-    return _response(fmt, dialect, records_table(scope, query), filename)
+    return export_response(fmt, dialect, records_table(scope, query), filename)
 
 
 # --- Export jobs -----------------------------------------------------------------------------------
