@@ -10,7 +10,8 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import AuditLog, Location, Organization, Person  # noqa: F401  (AuditLog: re-exported)
@@ -62,6 +63,8 @@ class ApiToken(models.Model):
         STATEMENTS_DISPUTE = "statements:dispute", "Dispute statement lines"
         WEBHOOKS = "webhooks:manage", "Register webhook endpoints and see deliveries"
         OFFERS = "offers", "See and answer offers"
+        BUDGETS = "budgets:manage", "Add budgets"
+        FINDINGS = "findings:manage", "Set the status of bill audit findings"
 
     PREFIX = "bp_"
 
@@ -145,8 +148,10 @@ class ExportJob(models.Model):
 class Budget(models.Model):
     """A monthly spending limit for a location, a person or the whole organization (both empty).
 
-    When usage charges in a billing period cross one of ``thresholds`` (percent of ``amount``), the
-    organization's administrators get one email per threshold and period."""
+    When usage charges in a billing period cross ``thresholds`` (percent of ``amount``), the organization's
+    administrators get one email per crossing, naming the highest threshold crossed (a jump from 40 % to
+    105 % is one "100 %" email, not three). One budget per subject: the organization, a location or a
+    person (a unique index on the subject with empty ids as 0, so PostgreSQL 14 refuses duplicates too)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
@@ -162,11 +167,19 @@ class Budget(models.Model):
             models.CheckConstraint(
                 condition=Q(location__isnull=True) | Q(person__isnull=True), name="budget_location_or_person"
             ),
+            models.UniqueConstraint(
+                F("organization"),
+                Coalesce(F("location"), Value(0)),
+                Coalesce(F("person"), Value(0)),
+                name="budget_one_per_subject",
+            ),
         ]
 
 
 class BudgetAlert(models.Model):
-    """One alert sent: a threshold of a budget crossed in a billing period (unique, so sent once)."""
+    """One alert sent: the highest threshold of a budget crossed in a billing period (unique, so sent once).
+
+    A later check alerts again only for a threshold above every one already alerted in the period."""
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     period_start = models.DateField()

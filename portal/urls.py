@@ -5,7 +5,7 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView, ThrottledPasswordResetView
-from portal.web import exports, offers, settings_pages, statement_pages, statements, usage, views
+from portal.web import budget_pages, exports, offers, settings_pages, statement_pages, statements, usage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -47,8 +47,9 @@ urlpatterns = [
     path("settings/tokens/new", settings_pages.token_created, name="settings-token-created"),
     path("settings/tokens/<int:token_id>/revoke", settings_pages.token_delete, name="settings-token-revoke"),
     path("settings/personalization/", settings_pages.consent, name="settings-consent"),
-    path("settings/budgets/", settings_pages.budgets, name="settings-budgets"),
-    path("settings/budgets/<int:budget_id>/remove", settings_pages.budget_remove, name="settings-budget-remove"),
+    path("settings/budgets/", budget_pages.budgets, name="settings-budgets"),
+    path("settings/budgets/<int:budget_id>/remove", budget_pages.budget_remove, name="settings-budget-remove"),
+    path("budgets/", budget_pages.budget_list, name="budgets"),
     path("privacy/", settings_pages.privacy, name="privacy"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("statements/<int:statement_id>/einvoice.xml", statements.statement_einvoice, name="statement-einvoice"),

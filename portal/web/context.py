@@ -16,6 +16,8 @@ def portal(request):
         "role": membership.role,
         "is_org_admin": membership.role == Role.ADMIN,
         "sees_billing": caller.sees_billing,
+        # Budgets in the main navigation for those who see them read only (administrators: Settings).
+        "sees_budgets": membership.role in (Role.ANALYST, Role.LOCATION_MANAGER),
         "switchable_memberships": SimpleLazyObject(
             lambda: list(
                 Membership.objects.filter(user=request.user)

@@ -1,4 +1,4 @@
-"""Settings for administrators: members and roles, API tokens, personalization consent, budgets.
+"""Settings for administrators: members and roles, API tokens, personalization consent (budgets: budget_pages).
 
 Views parse with a form, call one service in portal.account / portal.budgets, and redirect. Every
 object is looked up inside the acting organization, so another organization's id is a 404.
@@ -10,10 +10,9 @@ from django.views.decorators.http import require_POST
 
 from portal.account import AccountError, consent_set, member_change_role, member_invite, member_remove, token_revoke
 from portal.api.core.auth import token_create
-from portal.budgets import budget_create, budget_delete, budget_statuses
 from portal.models import ApiToken, AuditLog, Budget, Membership, Role
 from portal.web.access import portal_view
-from portal.web.account_forms import BudgetForm, ConsentForm, InviteForm, RoleForm, TokenForm
+from portal.web.account_forms import ConsentForm, InviteForm, RoleForm, TokenForm
 
 RAW_TOKEN_SESSION_KEY = "new_api_token"  # noqa: S105 - a session key name, not a secret
 
@@ -193,44 +192,6 @@ def consent(request):
             messages.success(request, "Your personalization setting was saved.")
             return redirect("settings-consent")
     return render(request, "portal/settings/consent.html", {"form": form})
-
-
-@portal_view(admin=True)
-def budgets(request):
-    org = _org(request)
-    form = BudgetForm(organization=org)
-    if request.method == "POST":
-        form = BudgetForm(request.POST, organization=org)
-        if form.is_valid():
-            data = form.cleaned_data
-            budget_create(
-                organization=org,
-                amount=data["amount"],
-                thresholds=data["thresholds"],
-                location=data["location"],
-                person=data["person"],
-                created_by=request.user,
-            )
-            messages.success(request, "The budget was added. Administrators get an email when it is reached.")
-            return redirect("settings-budgets")
-    return render(
-        request,
-        "portal/settings/budgets.html",
-        {"statuses": budget_statuses(org), "form": form},
-        status=400 if form.errors else 200,
-    )
-
-
-@portal_view(admin=True)
-@require_POST
-def budget_remove(request, budget_id: int):
-    budget = get_object_or_404(
-        Budget.objects.filter(organization=_org(request)).select_related("organization", "location", "person"),
-        pk=budget_id,
-    )
-    budget_delete(budget=budget, deleted_by=request.user)
-    messages.success(request, "The budget was removed.")
-    return redirect("settings-budgets")
 
 
 @portal_view()

@@ -59,6 +59,7 @@ NO_WRITE = {
     "password_reset_complete": "a page",
     "healthz": "a probe",
     "graphql": "its mutations are walked by test_every_mutation_is_covered",
+    "budgets": "a page (read only; budgets are added under settings-budgets)",
 }
 
 
@@ -224,7 +225,14 @@ def _mutation_webhook(w, make):
     return WEBHOOK, {}, ["webhooks:manage"], check
 
 
+def _mutation_budget(w, make):
+    check = lambda: Budget.objects.filter(organization=w.org, location=None, person=None).count() == 1  # noqa: E731
+    query = 'mutation { createBudget(amount: "250", thresholds: [80, 100]) { budget { id } errors { code message } } }'
+    return query, {}, ["budgets:manage"], check
+
+
 MUTATIONS = {
+    "createBudget": (_mutation_budget, AuditAction.BUDGET_CREATED),
     "disputeStatementLine": (_mutation_dispute, AuditAction.DISPUTE_OPENED),
     "respondToOffer": (_mutation_respond, AuditAction.OFFER_DECLINED),
     "registerWebhook": (_mutation_webhook, AuditAction.WEBHOOK_REGISTERED),
