@@ -31,6 +31,9 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKED = "token.revoked", "API token revoked"
     # Members, roles and the organization's settings.
     MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_ACCEPTED = "member.invitation_accepted", "Invitation accepted"
+    INVITATION_DECLINED = "member.invitation_declined", "Invitation declined"
+    INVITATION_REVOKED = "member.invitation_revoked", "Invitation withdrawn"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
     CONSENT_CHANGED = "consent.changed", "Personalization consent changed"

@@ -192,3 +192,38 @@ class BudgetAlert(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["budget", "period_start", "threshold"], name="budget_alert_once")
         ]
+
+
+class Invitation(models.Model):
+    """An existing user asked to join an organization: they are not a member until they accept.
+
+    (A new user is added at once and gets a set-password link: choosing the password is the acceptance.)
+    One open invitation per user and organization."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an answer"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        REVOKED = "revoked", "Withdrawn"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    locations = models.ManyToManyField(Location, blank=True, related_name="+")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], condition=Q(status="pending"), name="invitation_one_open"
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="member") | Q(person__isnull=False), name="invitation_member_has_person"
+            ),
+        ]

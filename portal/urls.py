@@ -5,7 +5,17 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView, ThrottledPasswordResetView
-from portal.web import budget_pages, exports, offers, settings_pages, statement_pages, statements, usage, views
+from portal.web import (
+    budget_pages,
+    exports,
+    invitation_pages,
+    offers,
+    settings_pages,
+    statement_pages,
+    statements,
+    usage,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +46,12 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/", views.switch_organization, name="switch-organization"),
+    path("invitations/<int:invitation_id>/answer", invitation_pages.invitation_answer, name="invitation-answer"),
+    path(
+        "settings/invitations/<int:invitation_id>/withdraw",
+        invitation_pages.invitation_withdraw,
+        name="settings-invitation-withdraw",
+    ),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("statements/", statement_pages.statement_list, name="statements"),
     path("statements/<int:statement_id>/", statement_pages.statement_detail, name="statement"),

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from portal.account import AccountError, consent_set, member_change_role, member_invite, member_remove, token_revoke
 from portal.api.core.auth import token_create
-from portal.models import ApiToken, AuditLog, Budget, Membership, Role
+from portal.models import ApiToken, AuditLog, Budget, Invitation, Membership, Role
 from portal.web.access import portal_view
 from portal.web.account_forms import ConsentForm, InviteForm, RoleForm, TokenForm
 
@@ -49,6 +49,10 @@ def _members(org):
     )
 
 
+def _invitations(org):
+    return Invitation.objects.filter(organization=org, status=Invitation.Status.PENDING).select_related("user")
+
+
 @portal_view(admin=True)
 def members(request):
     org = _org(request)
@@ -70,13 +74,20 @@ def members(request):
             except AccountError as error:
                 _form_errors(form, error)
             else:
-                what = "an email with a link to choose a password" if invitation.new_user else "an email"
-                messages.success(request, f"{data['email']} is now a member; we sent {what}.")
+                if invitation.new_user:
+                    messages.success(
+                        request, f"{data['email']} is now a member; we sent an email with a link to choose a password."
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"We sent {data['email']} an invitation: they become a member when they accept it.",
+                    )
                 return redirect("settings-members")
     return render(
         request,
         "portal/settings/members.html",
-        {"members": _members(org), "form": form},
+        {"members": _members(org), "form": form, "invitations": _invitations(org)},
         status=400 if form.errors else 200,
     )
 

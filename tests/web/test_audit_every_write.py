@@ -104,6 +104,26 @@ def _budget_remove(w: World):
     return lambda: w.client.post(reverse("settings-budget-remove", args=[budget.pk]))
 
 
+def _invitation(w: World, make):
+    from portal.models import Invitation
+
+    other = make.organization()
+    user = make.user(email="elsewhere@example.com")
+    make.membership(user, other, role="admin")
+    return user, Invitation.objects.create(organization=w.org, user=user, email=user.email, role="analyst")
+
+
+def _invitation_answer(w: World, make):
+    user, invitation = _invitation(w, make)
+    w.client.force_login(user)
+    return lambda: w.client.post(reverse("invitation-answer", args=[invitation.pk]), {"decision": "accept"})
+
+
+def _invitation_withdraw(w: World, make):
+    _user, invitation = _invitation(w, make)
+    return lambda: w.client.post(reverse("settings-invitation-withdraw", args=[invitation.pk]))
+
+
 def _offer_respond(w: World, make):
     rec = make.offer_recommendation(w.org)
     return lambda: w.client.post(reverse("offer-respond", args=[rec.pk]), {"decision": "declined", "reason": "no"})
@@ -163,6 +183,8 @@ WRITES = {
     ),
     "settings-budget-remove": (lambda w, m: _budget_remove(w), AuditAction.BUDGET_DELETED),
     "offer-respond": (_offer_respond, AuditAction.OFFER_DECLINED),
+    "invitation-answer": (_invitation_answer, AuditAction.INVITATION_ACCEPTED),
+    "settings-invitation-withdraw": (_invitation_withdraw, AuditAction.INVITATION_REVOKED),
     "saved-view-create": (
         lambda w, m: (
             lambda: w.client.post(reverse("saved-view-create"), {"name": "Mine", "query": "period=last_month"})

@@ -25,7 +25,7 @@ from billing.models import OfferRecommendation, Statement
 from billing.offers.services import offers_compute
 from billing.statements.pdf import statement_render
 from portal.api.core.auth import token_create
-from portal.models import ApiToken, Budget, ExportJob, Membership, SavedView
+from portal.models import ApiToken, Budget, ExportJob, Invitation, Membership, SavedView
 from tests.offers.conftest import ISSUED_AT, catalog, consultancy, issue_periods  # noqa: F401 - fixture
 
 MISSING = 987_654_321  # an id no object has
@@ -52,6 +52,8 @@ ROUTES = {
     "settings-budget-remove": Route("budget", Budget, ("POST",)),
     "offer-respond": Route("offer", OfferRecommendation, ("POST",), {"decision": "declined", "reason": "x"}),
     "saved-view-delete": Route("saved_view", SavedView, ("POST",)),
+    "invitation-answer": Route("invitation_to_admin", Invitation, ("POST",), {"decision": "decline"}),
+    "settings-invitation-withdraw": Route("invitation", Invitation, ("POST",)),
     "export-job": Route("export", ExportJob, ("GET",)),
     "export-status": Route("export", ExportJob, ("GET",)),
     "export-download": Route("export", ExportJob, ("GET",)),
@@ -115,6 +117,17 @@ class Foreign:
         self.member = make.membership(make.user(email="their-analyst@example.com"), self.org, role="analyst")
         self.token, _raw = token_create(membership=self.admin, name="theirs", scopes=["usage:read"])
         self.budget = Budget.objects.create(organization=self.org, amount=10, thresholds=[100])
+        invited = make.user(email="their-invitee@example.com")
+        self.invitation = Invitation.objects.create(
+            organization=self.org, user=invited, email=invited.email, role="analyst", invited_by=self.admin.user
+        )
+        # Answered by the invited user only: here their administrator, invited to a third organization.
+        self.invitation_to_admin = Invitation.objects.create(
+            organization=make.organization(name="Third Ltd"),
+            user=self.admin.user,
+            email="x@example.com",
+            role="analyst",
+        )
         self.saved_view = SavedView.objects.create(
             user=self.admin.user, organization=self.org, name="Theirs", query="period=last_month"
         )
