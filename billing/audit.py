@@ -56,6 +56,9 @@ class AuditAction(models.TextChoices):
     EXPORT_USAGE_RECORDS = "export.usage_records", "Usage records exported"
     EXPORT_USAGE_RECORDS_QUEUED = "export.usage_records_queued", "Usage records export queued"
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
+    # Bill audit findings (billing.audit_findings).
+    FINDINGS_REFRESHED = "findings.refreshed", "Bill audit findings refreshed"
+    FINDING_STATUS_CHANGED = "finding.status_changed", "Bill audit finding's status set"
     # Usage imports.
     IMPORT_VOIDED = "import.voided", "Import voided"
 

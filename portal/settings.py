@@ -241,6 +241,7 @@ CELERY_IMPORTS = [
     "billing.offers.tasks",
     "portal.budget_tasks",
     "portal.tasks",
+    "billing.audit_findings.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
@@ -253,7 +254,13 @@ CELERY_BEAT_SCHEDULE = {
     "usage-partitions": {"task": "billing.tasks.ensure_usage_partitions", "schedule": 86400.0},
     # Budget alerts: usage reaches the rollups within minutes; a quarter-hour check is soon enough.
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
+    # Bill audit findings (billing/audit_findings) read issued statements and the last days' usage: daily.
+    "bill-audit-findings": {"task": "billing.audit_findings.tasks.refresh_findings", "schedule": 86400.0},
 }
+# Bill audit findings: a line with no usage for this many days that still pays a fee is "idle"; a line
+# paying overage in each of the last this-many issued periods is compared with larger allowances.
+FINDINGS_IDLE_DAYS = int(os.environ.get("FINDINGS_IDLE_DAYS", "60"))
+FINDINGS_OVERAGE_MONTHS = int(os.environ.get("FINDINGS_OVERAGE_MONTHS", "3"))
 
 # Sign-in throttling (portal.signin): atomic counters (Redis, or a table) shared by every process.
 LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))

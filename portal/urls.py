@@ -8,6 +8,7 @@ from portal.signin import LoginView, ThrottledPasswordResetView
 from portal.web import (
     budget_pages,
     exports,
+    findings_pages,
     invitation_pages,
     offers,
     settings_pages,
@@ -66,6 +67,8 @@ urlpatterns = [
     path("settings/budgets/", budget_pages.budgets, name="settings-budgets"),
     path("settings/budgets/<int:budget_id>/remove", budget_pages.budget_remove, name="settings-budget-remove"),
     path("budgets/", budget_pages.budget_list, name="budgets"),
+    path("findings/", findings_pages.findings, name="findings"),
+    path("findings/<int:finding_id>/status", findings_pages.finding_status, name="finding-status"),
     path("privacy/", settings_pages.privacy, name="privacy"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("statements/<int:statement_id>/einvoice.xml", statements.statement_einvoice, name="statement-einvoice"),

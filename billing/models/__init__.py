@@ -3,6 +3,7 @@ from billing.models.audit import AuditLog
 from billing.models.catalog import Plan, PlanAllowance, PlanRate
 from billing.models.choices import Category, Direction, DurationBand, EInvoiceFormat, UsageType, VatCategory
 from billing.models.einvoice import StatementEInvoice
+from billing.models.findings import BillFinding
 from billing.models.offers import (
     Offer,
     OfferAcceptance,
@@ -31,6 +32,7 @@ from billing.models.statements import (
 from billing.models.usage import ImportBatch, ImportRejection, UsageDaily, UsageHourly, UsageMonthly, UsageRecord
 
 __all__ = [
+    "BillFinding",
     "Payment",
     "EInvoiceFormat",
     "StatementEInvoice",

@@ -2,13 +2,20 @@
 
 import graphene
 
-from portal.api import accounts, budgets, offers, statements, usage, webhooks
+from portal.api import accounts, budgets, findings, offers, statements, usage, webhooks
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 
 
 class Query(
-    accounts.Query, usage.Query, statements.Query, offers.Query, webhooks.Query, budgets.Query, graphene.ObjectType
+    accounts.Query,
+    usage.Query,
+    statements.Query,
+    offers.Query,
+    webhooks.Query,
+    budgets.Query,
+    findings.Query,
+    graphene.ObjectType,
 ):
     class Meta:
         description = "Read access to the caller's organization: usage, statements and offers."
@@ -16,7 +23,9 @@ class Query(
     node = ScopedNode.Field(description="Any object by its global id; null when it does not exist for you.")
 
 
-class Mutation(statements.Mutation, offers.Mutation, webhooks.Mutation, budgets.Mutation, graphene.ObjectType):
+class Mutation(
+    statements.Mutation, offers.Mutation, webhooks.Mutation, budgets.Mutation, findings.Mutation, graphene.ObjectType
+):
     class Meta:
         description = "Changes a customer may make: disputes, webhook endpoints and answers to offers."
 
@@ -32,5 +41,6 @@ PERMISSIONS = {
     **offers.PERMISSIONS,
     **webhooks.PERMISSIONS,
     **budgets.PERMISSIONS,
+    **findings.PERMISSIONS,
 }
 protect_schema(schema.graphql_schema, PERMISSIONS)

@@ -28,6 +28,7 @@ def portal(request):
         "is_org_admin": membership.role == Role.ADMIN,
         "sees_billing": caller.sees_billing,
         # Budgets in the main navigation for those who see them read only (administrators: Settings).
+        "sees_findings": membership.role != Role.MEMBER,
         "sees_budgets": membership.role in (Role.ANALYST, Role.LOCATION_MANAGER),
         "switchable_memberships": SimpleLazyObject(
             lambda: list(

@@ -60,6 +60,7 @@ NO_WRITE = {
     "healthz": "a probe",
     "graphql": "its mutations are walked by test_every_mutation_is_covered",
     "budgets": "a page (read only; budgets are added under settings-budgets)",
+    "findings": "a page",
 }
 
 
@@ -124,6 +125,30 @@ def _invitation_withdraw(w: World, make):
     return lambda: w.client.post(reverse("settings-invitation-withdraw", args=[invitation.pk]))
 
 
+def _finding(w: World):
+    from django.utils import timezone
+
+    from billing.models import BillFinding
+
+    now = timezone.now()
+    line = w.statement.lines.exclude(line=None).first().line
+    return BillFinding.objects.create(
+        organization=w.org,
+        kind="idle_line",
+        line=line,
+        monthly_value=20,
+        currency="EUR",
+        first_found_at=now,
+        last_found_at=now,
+        details={"idle_days": 60, "last_usage": None, "plan": "flex-eur"},
+    )
+
+
+def _finding_status(w: World, make):
+    finding = _finding(w)
+    return lambda: w.client.post(reverse("finding-status", args=[finding.pk]), {"status": "dismissed"})
+
+
 def _offer_respond(w: World, make):
     rec = make.offer_recommendation(w.org)
     return lambda: w.client.post(reverse("offer-respond", args=[rec.pk]), {"decision": "declined", "reason": "no"})
@@ -184,6 +209,7 @@ WRITES = {
     "settings-budget-remove": (lambda w, m: _budget_remove(w), AuditAction.BUDGET_DELETED),
     "offer-respond": (_offer_respond, AuditAction.OFFER_DECLINED),
     "invitation-answer": (_invitation_answer, AuditAction.INVITATION_ACCEPTED),
+    "finding-status": (_finding_status, AuditAction.FINDING_STATUS_CHANGED),
     "settings-invitation-withdraw": (_invitation_withdraw, AuditAction.INVITATION_REVOKED),
     "saved-view-create": (
         lambda w, m: (
@@ -253,8 +279,19 @@ def _mutation_budget(w, make):
     return query, {}, ["budgets:manage"], check
 
 
+def _mutation_finding(w, make):
+    from billing.models import BillFinding
+    from portal.api.core.nodes import encode_id
+
+    finding = _finding(w)
+    check = lambda: BillFinding.objects.get(pk=finding.pk).status == "done"  # noqa: E731
+    query = "mutation($id: ID!) { setFindingStatus(id: $id, status: DONE) { finding { status } errors { code } } }"
+    return query, {"id": encode_id("BillFinding", finding.pk)}, ["findings:manage"], check
+
+
 MUTATIONS = {
     "createBudget": (_mutation_budget, AuditAction.BUDGET_CREATED),
+    "setFindingStatus": (_mutation_finding, AuditAction.FINDING_STATUS_CHANGED),
     "disputeStatementLine": (_mutation_dispute, AuditAction.DISPUTE_OPENED),
     "respondToOffer": (_mutation_respond, AuditAction.OFFER_DECLINED),
     "registerWebhook": (_mutation_webhook, AuditAction.WEBHOOK_REGISTERED),

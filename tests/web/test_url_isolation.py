@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from billing.models import OfferRecommendation, Statement
+from billing.models import BillFinding, OfferRecommendation, Statement
 from billing.offers.services import offers_compute
 from billing.statements.pdf import statement_render
 from portal.api.core.auth import token_create
@@ -52,6 +52,7 @@ ROUTES = {
     "settings-budget-remove": Route("budget", Budget, ("POST",)),
     "offer-respond": Route("offer", OfferRecommendation, ("POST",), {"decision": "declined", "reason": "x"}),
     "saved-view-delete": Route("saved_view", SavedView, ("POST",)),
+    "finding-status": Route("finding", BillFinding, ("POST",), {"status": "dismissed"}),
     "invitation-answer": Route("invitation_to_admin", Invitation, ("POST",), {"decision": "decline"}),
     "settings-invitation-withdraw": Route("invitation", Invitation, ("POST",)),
     "export-job": Route("export", ExportJob, ("GET",)),
@@ -117,6 +118,17 @@ class Foreign:
         self.member = make.membership(make.user(email="their-analyst@example.com"), self.org, role="analyst")
         self.token, _raw = token_create(membership=self.admin, name="theirs", scopes=["usage:read"])
         self.budget = Budget.objects.create(organization=self.org, amount=10, thresholds=[100])
+        line = self.statement.lines.exclude(line=None).first().line
+        self.finding = BillFinding.objects.create(
+            organization=self.org,
+            kind="idle_line",
+            line=line,
+            monthly_value=20,
+            currency=self.org.currency,
+            first_found_at=datetime(2026, 11, 3, tzinfo=UTC),
+            last_found_at=datetime(2026, 11, 3, tzinfo=UTC),
+            details={"idle_days": 60, "last_usage": None, "plan": "x"},
+        )
         invited = make.user(email="their-invitee@example.com")
         self.invitation = Invitation.objects.create(
             organization=self.org, user=invited, email=invited.email, role="analyst", invited_by=self.admin.user
