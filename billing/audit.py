@@ -56,6 +56,11 @@ class AuditAction(models.TextChoices):
     EXPORT_USAGE_RECORDS = "export.usage_records", "Usage records exported"
     EXPORT_USAGE_RECORDS_QUEUED = "export.usage_records_queued", "Usage records export queued"
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
+    # Scheduled reports (portal.reports).
+    REPORT_SCHEDULED = "report.scheduled", "Report scheduled"
+    REPORT_UNSCHEDULED = "report.unscheduled", "Scheduled report removed"
+    REPORT_UNSUBSCRIBED = "report.unsubscribed", "Unsubscribed from a scheduled report"
+    REPORT_DELIVERED = "report.delivered", "Scheduled report delivered"
     # Bill audit findings (billing.audit_findings).
     FINDINGS_REFRESHED = "findings.refreshed", "Bill audit findings refreshed"
     FINDING_STATUS_CHANGED = "finding.status_changed", "Bill audit finding's status set"

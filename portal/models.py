@@ -227,3 +227,71 @@ class Invitation(models.Model):
                 condition=~Q(role="member") | Q(person__isnull=False), name="invitation_member_has_person"
             ),
         ]
+
+
+class ScheduledReport(models.Model):
+    """A report delivered on a schedule to chosen members by email, or to one webhook endpoint.
+
+    ``kind`` names an entry of the report registry (``portal.reports.registry``: saved views, bill audit
+    findings, and what other modules register); ``source`` is what of that kind (a saved view's id). It is
+    built with its owner's scope as it is at delivery time, never more."""
+
+    class Frequency(models.TextChoices):
+        AFTER_STATEMENT = "statement", "After each statement"
+        WEEKLY = "weekly", "Weekly (the previous Monday to Sunday)"
+        MONTHLY = "monthly", "Monthly (the last closed billing period)"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email with the file attached"
+        WEBHOOK = "webhook", "Webhook (the file in the signed JSON body)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="scheduled_reports")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=32)
+    source = models.CharField(max_length=64, blank=True)
+    file_format = models.CharField(max_length=4, default="xlsx")
+    frequency = models.CharField(max_length=10, choices=Frequency.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    recipients = models.ManyToManyField(Membership, blank=True, related_name="+")
+    webhook = models.ForeignKey(
+        "billing.WebhookEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "owner", "name"], name="scheduled_report_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ReportDelivery(models.Model):
+    """One delivery of a scheduled report for one period (``key``: unique per report, so sent once),
+    with its attempts: the delivery log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    report = models.ForeignKey(ScheduledReport, on_delete=models.CASCADE, related_name="deliveries")
+    key = models.CharField(max_length=40, help_text="What this delivery is for: statement:12, week:2026-W44, ...")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    sent_to = models.JSONField(default=list, help_text="Addresses (or the webhook's URL) it went to")
+    skipped = models.JSONField(default=list, help_text="Recipients no longer allowed to see it, not sent to")
+    filename = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["organization", "report", "key"], name="report_delivery_once")]

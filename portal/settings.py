@@ -242,6 +242,7 @@ CELERY_IMPORTS = [
     "portal.budget_tasks",
     "portal.tasks",
     "billing.audit_findings.tasks",
+    "portal.reports.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
@@ -256,9 +257,14 @@ CELERY_BEAT_SCHEDULE = {
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
     # Bill audit findings (billing/audit_findings) read issued statements and the last days' usage: daily.
     "bill-audit-findings": {"task": "billing.audit_findings.tasks.refresh_findings", "schedule": 86400.0},
+    # Scheduled reports (portal/reports): due ones are found and delivered; each delivery retries itself.
+    "scheduled-reports": {"task": "portal.reports.tasks.deliver_due_reports", "schedule": 900.0},
 }
 # Bill audit findings: a line with no usage for this many days that still pays a fee is "idle"; a line
 # paying overage in each of the last this-many issued periods is compared with larger allowances.
+# Links in emails sent by tasks (scheduled reports' unsubscribe link): where people reach the portal.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://localhost:8000")
+REPORT_MAX_ATTEMPTS = int(os.environ.get("REPORT_MAX_ATTEMPTS", "5"))  # a delivery's tries before "failed"
 FINDINGS_IDLE_DAYS = int(os.environ.get("FINDINGS_IDLE_DAYS", "60"))
 FINDINGS_OVERAGE_MONTHS = int(os.environ.get("FINDINGS_OVERAGE_MONTHS", "3"))
 

@@ -20,6 +20,15 @@ from portal.account import set_password_url
 from portal.api.core.auth import token_create
 from portal.api.schema import schema
 from portal.models import Budget, Membership, SavedView
+from tests.web.write_scenarios import (
+    _finding_status,
+    _invitation_answer,
+    _invitation_withdraw,
+    _mutation_budget,
+    _mutation_finding,
+    _report_remove,
+    _report_unsubscribe,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -105,50 +114,6 @@ def _budget_remove(w: World):
     return lambda: w.client.post(reverse("settings-budget-remove", args=[budget.pk]))
 
 
-def _invitation(w: World, make):
-    from portal.models import Invitation
-
-    other = make.organization()
-    user = make.user(email="elsewhere@example.com")
-    make.membership(user, other, role="admin")
-    return user, Invitation.objects.create(organization=w.org, user=user, email=user.email, role="analyst")
-
-
-def _invitation_answer(w: World, make):
-    user, invitation = _invitation(w, make)
-    w.client.force_login(user)
-    return lambda: w.client.post(reverse("invitation-answer", args=[invitation.pk]), {"decision": "accept"})
-
-
-def _invitation_withdraw(w: World, make):
-    _user, invitation = _invitation(w, make)
-    return lambda: w.client.post(reverse("settings-invitation-withdraw", args=[invitation.pk]))
-
-
-def _finding(w: World):
-    from django.utils import timezone
-
-    from billing.models import BillFinding
-
-    now = timezone.now()
-    line = w.statement.lines.exclude(line=None).first().line
-    return BillFinding.objects.create(
-        organization=w.org,
-        kind="idle_line",
-        line=line,
-        monthly_value=20,
-        currency="EUR",
-        first_found_at=now,
-        last_found_at=now,
-        details={"idle_days": 60, "last_usage": None, "plan": "flex-eur"},
-    )
-
-
-def _finding_status(w: World, make):
-    finding = _finding(w)
-    return lambda: w.client.post(reverse("finding-status", args=[finding.pk]), {"status": "dismissed"})
-
-
 def _offer_respond(w: World, make):
     rec = make.offer_recommendation(w.org)
     return lambda: w.client.post(reverse("offer-respond", args=[rec.pk]), {"decision": "declined", "reason": "no"})
@@ -210,6 +175,24 @@ WRITES = {
     "offer-respond": (_offer_respond, AuditAction.OFFER_DECLINED),
     "invitation-answer": (_invitation_answer, AuditAction.INVITATION_ACCEPTED),
     "finding-status": (_finding_status, AuditAction.FINDING_STATUS_CHANGED),
+    "reports": (
+        lambda w, m: (
+            lambda: w.client.post(
+                reverse("reports"),
+                {
+                    "name": "F",
+                    "what": "findings:",
+                    "file_format": "csv",
+                    "frequency": "monthly",
+                    "channel": "email",
+                    "recipients": [w.admin.pk],
+                },
+            )
+        ),
+        AuditAction.REPORT_SCHEDULED,
+    ),
+    "report-remove": (_report_remove, AuditAction.REPORT_UNSCHEDULED),
+    "report-unsubscribe": (_report_unsubscribe, AuditAction.REPORT_UNSUBSCRIBED),
     "settings-invitation-withdraw": (_invitation_withdraw, AuditAction.INVITATION_REVOKED),
     "saved-view-create": (
         lambda w, m: (
@@ -271,22 +254,6 @@ def _mutation_respond(w, make):
 def _mutation_webhook(w, make):
     check = lambda: w.org.webhook_endpoints.count() == 1  # noqa: E731
     return WEBHOOK, {}, ["webhooks:manage"], check
-
-
-def _mutation_budget(w, make):
-    check = lambda: Budget.objects.filter(organization=w.org, location=None, person=None).count() == 1  # noqa: E731
-    query = 'mutation { createBudget(amount: "250", thresholds: [80, 100]) { budget { id } errors { code message } } }'
-    return query, {}, ["budgets:manage"], check
-
-
-def _mutation_finding(w, make):
-    from billing.models import BillFinding
-    from portal.api.core.nodes import encode_id
-
-    finding = _finding(w)
-    check = lambda: BillFinding.objects.get(pk=finding.pk).status == "done"  # noqa: E731
-    query = "mutation($id: ID!) { setFindingStatus(id: $id, status: DONE) { finding { status } errors { code } } }"
-    return query, {"id": encode_id("BillFinding", finding.pk)}, ["findings:manage"], check
 
 
 MUTATIONS = {

@@ -25,7 +25,7 @@ from billing.models import BillFinding, OfferRecommendation, Statement
 from billing.offers.services import offers_compute
 from billing.statements.pdf import statement_render
 from portal.api.core.auth import token_create
-from portal.models import ApiToken, Budget, ExportJob, Invitation, Membership, SavedView
+from portal.models import ApiToken, Budget, ExportJob, Invitation, Membership, SavedView, ScheduledReport
 from tests.offers.conftest import ISSUED_AT, catalog, consultancy, issue_periods  # noqa: F401 - fixture
 
 MISSING = 987_654_321  # an id no object has
@@ -52,6 +52,9 @@ ROUTES = {
     "settings-budget-remove": Route("budget", Budget, ("POST",)),
     "offer-respond": Route("offer", OfferRecommendation, ("POST",), {"decision": "declined", "reason": "x"}),
     "saved-view-delete": Route("saved_view", SavedView, ("POST",)),
+    "report-remove": Route("report", ScheduledReport, ("POST",)),
+    # The unsubscribe link's token is signed: another organization's report, or a made-up one, is refused alike.
+    "report-unsubscribe": Route("report_token", ScheduledReport, ("GET",), owner_status=404),
     "finding-status": Route("finding", BillFinding, ("POST",), {"status": "dismissed"}),
     "invitation-answer": Route("invitation_to_admin", Invitation, ("POST",), {"decision": "decline"}),
     "settings-invitation-withdraw": Route("invitation", Invitation, ("POST",)),
@@ -129,6 +132,21 @@ class Foreign:
             last_found_at=datetime(2026, 11, 3, tzinfo=UTC),
             details={"idle_days": 60, "last_usage": None, "plan": "x"},
         )
+        from billing.audit import Actor
+        from portal.reports.services import report_schedule
+
+        self.report = report_schedule(
+            owner=self.admin,
+            name="Theirs",
+            kind="findings",
+            frequency="monthly",
+            recipients=[self.admin],
+            actor=Actor(user=self.admin.user),
+        )
+        self.report_token = self.report
+        # A signed token pairing their report with a member of yet another organization: refused like one
+        # for a report that does not exist (a valid link of their own member is that member's credential).
+        self.outsider = make.membership(make.user(email="outsider@example.com"), make.organization(), role="admin")
         invited = make.user(email="their-invitee@example.com")
         self.invitation = Invitation.objects.create(
             organization=self.org, user=invited, email=invited.email, role="analyst", invited_by=self.admin.user
@@ -164,6 +182,13 @@ class Foreign:
         if name == "password_reset_confirm":
             uid = urlsafe_base64_encode(force_bytes(pk))
             return reverse(name, kwargs={"uidb64": uid, "token": "ccccc-0123456789abcdef0123456789abcdef"})
+        if name == "report-unsubscribe":
+            from django.core import signing
+
+            from portal.reports.services import UNSUBSCRIBE_SALT
+
+            token = signing.dumps({"r": pk, "m": self.outsider.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+            return reverse(name, kwargs={"token": token})
         (param,) = re.findall(r"<int:(\w+)>", portal_routes_with_ids()[name])
         return reverse(name, kwargs={param: pk})
 
