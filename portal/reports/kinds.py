@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import QueryDict
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.audit_findings.selectors import findings_visible
 from billing.models import BillFinding
@@ -76,7 +77,12 @@ def findings_table(scope: Scope, source: str, period: Period) -> Table:
     return Table(title=_("Bill audit findings"), header=header, rows=rows, notes=notes)
 
 
-SAVED_VIEW = register(ReportKind("saved_view", "Saved usage view", _saved_views, saved_view_table))
+SAVED_VIEW = register(ReportKind("saved_view", gettext_lazy("Saved usage view"), _saved_views, saved_view_table))
 FINDINGS = register(
-    ReportKind("findings", "Bill audit findings", lambda membership: [("", "Open findings")], findings_table)
+    ReportKind(
+        "findings",
+        gettext_lazy("Bill audit findings"),
+        lambda membership: [("", gettext_lazy("Open findings"))],
+        findings_table,
+    )
 )
