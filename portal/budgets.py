@@ -67,6 +67,11 @@ def budget_label(budget: Budget) -> str:
     return _("Whole organization")
 
 
+def _audit_label(budget: Budget) -> str:
+    with translation.override("en"):  # the audit log reads the same whoever's language wrote it
+        return budget_label(budget)
+
+
 def current_period(organization: Organization, now: datetime | None = None) -> Period:
     """The billing period running now, up to today (the organization's local dates)."""
     today = (now or timezone.now()).astimezone(organization.tz).date()
@@ -123,6 +128,8 @@ def budget_create(
         raise BudgetError(_("A budget is for a location or for a person, not both."), field="person")
     if amount <= 0:
         raise BudgetError(_("The amount must be more than zero."), field="amount")
+    if amount != amount.quantize(Decimal("0.01")) or amount >= Decimal(10) ** 10:
+        raise BudgetError(_("Give the amount with at most 2 decimals and below 10,000,000,000."), field="amount")
     thresholds = sorted(set(thresholds))
     if not thresholds or any(not 1 <= t <= 1000 for t in thresholds):
         raise BudgetError(_("Give one or more percents between 1 and 1000."), field="thresholds")
@@ -148,7 +155,7 @@ def budget_create(
         organization=organization,
         actor=actor,
         action=AuditAction.BUDGET_CREATED,
-        target=budget_label(budget),
+        target=_audit_label(budget),
         details={"amount": str(amount), "thresholds": budget.thresholds},
     )
     return budget
@@ -160,7 +167,7 @@ def budget_delete(*, budget: Budget, deleted_by) -> None:
         organization=budget.organization,
         actor=Actor(user=deleted_by),
         action=AuditAction.BUDGET_DELETED,
-        target=budget_label(budget),
+        target=_audit_label(budget),
         details={"amount": str(budget.amount), "thresholds": budget.thresholds},
     )
     budget.delete()
@@ -174,10 +181,6 @@ def _admin_emails(organization: Organization) -> list[str]:
             .values_list("user__email", flat=True)
         )
     )
-
-
-def _alert_recipients(budget: Budget) -> list[str]:
-    return _admin_emails(budget.organization)
 
 
 def _send_alert(budget: Budget, alert: BudgetAlert, period: Period) -> None:
@@ -200,7 +203,7 @@ def _send_alert(budget: Budget, alert: BudgetAlert, period: Period) -> None:
             "threshold": alert.threshold,
             "organization": organization.name,
         }
-    recipients = _alert_recipients(budget)
+    recipients = _admin_emails(budget.organization)
     if recipients:
         send_mail(subject, message, None, recipients)
 

@@ -27,8 +27,8 @@ def portal(request):
         "role": membership.role,
         "is_org_admin": membership.role == Role.ADMIN,
         "sees_billing": caller.sees_billing,
+        "sees_findings": membership.role != Role.MEMBER,  # findings are about what the organization pays
         # Budgets in the main navigation for those who see them read only (administrators: Settings).
-        "sees_findings": membership.role != Role.MEMBER,
         "sees_budgets": membership.role in (Role.ANALYST, Role.LOCATION_MANAGER),
         "switchable_memberships": SimpleLazyObject(
             lambda: list(

@@ -168,6 +168,10 @@ def test_duplicate_in_the_form_and_the_api(issued, client, make, api):
     assert answer["createBudget"]["errors"][0]["code"] == "DUPLICATE"
     assert "already a budget" in answer["createBudget"]["errors"][0]["message"]
     assert AuditLog.objects.filter(action="budget.created").count() == audits
+    bad = api(raw).data(
+        'mutation { createBudget(amount: "10.005", thresholds: [80]) { budget { id } errors { field code } } }'
+    )
+    assert bad["createBudget"] == {"budget": None, "errors": [{"field": "amount", "code": "BAD_ARGUMENT"}]}
 
 
 def test_analysts_and_location_managers_see_the_budgets_of_their_scope(issued, client, make, api, token_for):
