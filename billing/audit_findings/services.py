@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.utils import timezone
 from billing.audit import SYSTEM, Actor, AuditAction, audit_write
 from billing.audit_findings import rules
 from billing.models import BillFinding, Organization
+
+logger = logging.getLogger(__name__)
 
 
 class FindingError(ValueError):
@@ -92,5 +95,8 @@ def finding_set_status(*, finding: BillFinding, status: str, actor: Actor, note:
 def findings_refresh_all(now: datetime | None = None) -> int:
     count = 0
     for organization in Organization.objects.order_by("id"):
-        count += len(findings_refresh(organization=organization, now=now))
+        try:
+            count += len(findings_refresh(organization=organization, now=now))
+        except Exception:  # one organization's failure must not stop the others' findings
+            logger.exception("bill audit findings failed for organization %s", organization.pk)
     return count
