@@ -40,6 +40,8 @@ def invitation_accept(*, invitation: Invitation, actor: Actor) -> Membership:
     invitation = _lock_pending(invitation)
     if actor.user is None or actor.user.pk != invitation.user_id:
         raise AccountError("This invitation is for someone else.")
+    if invitation.role == "member" and invitation.person_id is None:  # the person was deleted meanwhile
+        raise AccountError("The person this invitation was for no longer exists: ask for a new invitation.")
     membership, created = Membership.objects.get_or_create(
         user=invitation.user,
         organization=invitation.organization,

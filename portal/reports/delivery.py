@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -91,7 +92,7 @@ def reports_due(now: datetime | None = None) -> list[int]:
     return ids
 
 
-def _email(report, delivery, rendered, recipient: Membership, period_text: str) -> EmailMessage:
+def _email(report, rendered, recipient: Membership, period_text: str) -> EmailMessage:
     link = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
         "report-unsubscribe", args=[unsubscribe_token(report, recipient)]
     )
@@ -149,7 +150,7 @@ def delivery_send(delivery_id: int) -> str:
     if delivery.status == ReportDelivery.Status.SENT:
         return "sent"
     report = delivery.report
-    ReportDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+    ReportDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     owner = (
         Membership.objects.filter(pk=report.owner_id, user__is_active=True)
         .select_related("organization", "user")
@@ -179,7 +180,7 @@ def delivery_send(delivery_id: int) -> str:
                         continue
                     if recipient.user.email in sent_to:
                         continue
-                    _email(report, delivery, rendered, recipient, period_text).send()
+                    _email(report, rendered, recipient, period_text).send()
                     sent_to.append(recipient.user.email)
                     ReportDelivery.objects.filter(pk=delivery.pk).update(sent_to=sent_to)
     except ReportSourceError as error:  # nothing a retry would change
