@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.template.loader import render_to_string
 
@@ -21,6 +22,7 @@ from billing.usage.selectors import Period
 from portal.exports import write_xlsx
 from portal.web.csv_rows import cell
 
+STYLE = Path(__file__).with_name("table.css")
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
@@ -74,10 +76,11 @@ def render(table: Table, file_format: str, basename: str) -> Rendered:
         write_xlsx(buffer, table.header, table.rows, title=table.title)
         content = buffer.getvalue()
     elif file_format == "pdf":
-        from weasyprint import HTML
+        from weasyprint import CSS, HTML
 
+        # The style sheet is given to WeasyPrint, not inlined: portal templates carry no inline style (CSP).
         html = render_to_string("portal/reports/table.html", {"table": table})
-        content = HTML(string=html).write_pdf()
+        content = HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLE))])
     else:
         raise ValueError(f"unknown file format {file_format!r}")
     return Rendered(f"{basename}.{file_format}", FORMATS[file_format], content)
