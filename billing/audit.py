@@ -31,6 +31,9 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKED = "token.revoked", "API token revoked"
     # Members, roles and the organization's settings.
     MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_ACCEPTED = "member.invitation_accepted", "Invitation accepted"
+    INVITATION_DECLINED = "member.invitation_declined", "Invitation declined"
+    INVITATION_REVOKED = "member.invitation_revoked", "Invitation withdrawn"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
     CONSENT_CHANGED = "consent.changed", "Personalization consent changed"
@@ -56,6 +59,14 @@ class AuditAction(models.TextChoices):
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
     EXPORT_USAGE_PIVOT = "export.usage_pivot", "Usage pivot exported"
     ANOMALY_ALERTS_CHANGED = "anomaly_alerts.changed", "Unusual-usage alerts changed"
+    # Scheduled reports (portal.reports).
+    REPORT_SCHEDULED = "report.scheduled", "Report scheduled"
+    REPORT_UNSCHEDULED = "report.unscheduled", "Scheduled report removed"
+    REPORT_UNSUBSCRIBED = "report.unsubscribed", "Unsubscribed from a scheduled report"
+    REPORT_DELIVERED = "report.delivered", "Scheduled report delivered"
+    # Bill audit findings (billing.audit_findings).
+    FINDINGS_REFRESHED = "findings.refreshed", "Bill audit findings refreshed"
+    FINDING_STATUS_CHANGED = "finding.status_changed", "Bill audit finding's status set"
     # Usage imports.
     IMPORT_VOIDED = "import.voided", "Import voided"
     # Cost centres and chargeback (billing.costcentres).

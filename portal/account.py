@@ -23,7 +23,7 @@ from billing.einvoice.tax import tax_id_errors
 from billing.einvoice.terms import parse_address
 from billing.models import Organization
 from billing.offers.services import offers_profiling_stop
-from portal.models import ApiToken, Membership, Role, SavedView
+from portal.models import ApiToken, Invitation, Membership, Role, SavedView
 
 
 class AccountError(Exception):
@@ -62,47 +62,77 @@ def _lock_admins(organization: Organization) -> int:
 
 
 @dataclass
-class Invitation:
-    membership: Membership
-    new_user: bool
+class Invited:
+    """What an invitation did: a new user is a member at once (``membership``); an existing user got an
+    invitation to accept or decline (``invitation``) and is not a member until then."""
+
+    membership: Membership | None = None
+    invitation: Invitation | None = None
+
+    @property
+    def new_user(self) -> bool:
+        return self.membership is not None
 
 
 @transaction.atomic
 def member_invite(
     *, organization: Organization, email: str, role: str, locations=(), person=None, invited_by, base_url: str
-) -> Invitation:
-    """Add a member by email. A new user gets no usable password and an email with a set-password link."""
+) -> Invited:
+    """Invite someone by email.
+
+    A new user is added at once, with no usable password and an email with a set-password link (choosing
+    the password is the acceptance). An existing user (of this portal, maybe of another organization) gets
+    an invitation they accept or decline after signing in: until then they are not a member."""
     email = email.strip().lower()
     _check_role_fields(role, locations, person)
     User = get_user_model()
     user = User.objects.filter(email__iexact=email).order_by("id").first()
     new_user = user is None
-    if new_user:
+    if not new_user:
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise AccountError(f"{email} is already a member of {organization.name}.", field="email")
+        if Invitation.objects.filter(user=user, organization=organization, status=Invitation.Status.PENDING).exists():
+            raise AccountError(f"{email} has been invited already and has not answered yet.", field="email")
+        invitation = Invitation.objects.create(
+            organization=organization,
+            user=user,
+            email=email,
+            role=role,
+            person=person if role == Role.MEMBER else None,
+            invited_by=invited_by,
+        )
+        if role == Role.LOCATION_MANAGER:
+            invitation.locations.set(locations)
+        result = Invited(invitation=invitation)
+        role_label = invitation.get_role_display()
+        link = base_url.rstrip("/") + reverse("switch-organization")
+    else:
         user = User(username=email[:150], email=email)
         user.set_unusable_password()
         user.save()
-    elif Membership.objects.filter(user=user, organization=organization).exists():
-        raise AccountError(f"{email} is already a member of {organization.name}.", field="email")
-    membership = Membership.objects.create(
-        user=user,
-        organization=organization,
-        role=role,
-        person=person if role == Role.MEMBER else None,
-    )
-    if role == Role.LOCATION_MANAGER:
-        membership.locations.set(locations)
+        membership = Membership.objects.create(
+            user=user,
+            organization=organization,
+            role=role,
+            person=person if role == Role.MEMBER else None,
+        )
+        if role == Role.LOCATION_MANAGER:
+            membership.locations.set(locations)
+        result = Invited(membership=membership)
+        role_label = membership.get_role_display()
+        link = set_password_url(user, base_url=base_url)
     _audit(
         organization=organization,
         user=invited_by,
         action=AuditAction.MEMBER_INVITED,
         target=email,
-        details={"role": role, "new_user": new_user},
+        details={"role": role, "new_user": new_user, "pending": not new_user},
     )
     context = {
         "organization": organization,
         "invited_by": invited_by,
-        "role": membership.get_role_display(),
-        "link": set_password_url(user, base_url=base_url) if new_user else base_url.rstrip("/") + reverse("login"),
+        "role": role_label,
+        "link": link,
         "new_user": new_user,
         "username": user.username,
     }
@@ -111,7 +141,7 @@ def member_invite(
     transaction.on_commit(
         lambda: send_mail(f"You are invited to {organization.name} on the business portal", message, None, [email])
     )
-    return Invitation(membership=membership, new_user=new_user)
+    return result
 
 
 @transaction.atomic

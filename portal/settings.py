@@ -244,6 +244,8 @@ CELERY_IMPORTS = [
     "portal.budget_tasks",
     "portal.anomaly_tasks",
     "portal.tasks",
+    "billing.audit_findings.tasks",
+    "portal.reports.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # Every organization is billed on its own billing day in its own time zone; running hourly lets
@@ -258,7 +260,18 @@ CELERY_BEAT_SCHEDULE = {
     "budget-alerts": {"task": "portal.budget_tasks.check_budgets", "schedule": 900.0},
     # Unusual usage of yesterday (local), for organizations that opted in; hourly catches each time zone.
     "anomaly-alerts": {"task": "portal.anomaly_tasks.check_anomalies", "schedule": 3600.0},
+    # Bill audit findings (billing/audit_findings) read issued statements and the last days' usage: daily.
+    "bill-audit-findings": {"task": "billing.audit_findings.tasks.refresh_findings", "schedule": 86400.0},
+    # Scheduled reports (portal/reports): due ones are found and delivered; each delivery retries itself.
+    "scheduled-reports": {"task": "portal.reports.tasks.deliver_due_reports", "schedule": 900.0},
 }
+# Bill audit findings: a line with no usage for this many days that still pays a fee is "idle"; a line
+# paying overage in each of the last this-many issued periods is compared with larger allowances.
+# Links in emails sent by tasks (scheduled reports' unsubscribe link): where people reach the portal.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://localhost:8000")
+REPORT_MAX_ATTEMPTS = int(os.environ.get("REPORT_MAX_ATTEMPTS", "5"))  # a delivery's tries before "failed"
+FINDINGS_IDLE_DAYS = int(os.environ.get("FINDINGS_IDLE_DAYS", "60"))
+FINDINGS_OVERAGE_MONTHS = int(os.environ.get("FINDINGS_OVERAGE_MONTHS", "3"))
 
 # Sign-in throttling (portal.signin): atomic counters (Redis, or a table) shared by every process.
 LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))

@@ -29,9 +29,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import connection
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils import timezone
 
-from portal.models import AuditLog
+from portal.models import AuditLog, Invitation, Membership
 from portal.web.security import client_ip
 
 FAILED = "auth.login_failed"
@@ -169,6 +170,19 @@ def _too_many(response, seconds: int):
 class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     authentication_form = ThrottledAuthenticationForm
+
+    def get_success_url(self):
+        """Where the link asked for (``next``); else, for a user of several organizations or with
+        invitations waiting, the chooser (portal.web.invitation_pages); else the dashboard."""
+        if self.get_redirect_url():
+            return super().get_success_url()
+        user = self.request.user
+        if (
+            Membership.objects.filter(user=user).count() > 1
+            or Invitation.objects.filter(user=user, status=Invitation.Status.PENDING).exists()
+        ):
+            return reverse("switch-organization")
+        return super().get_success_url()
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

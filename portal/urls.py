@@ -5,7 +5,21 @@ from django.urls import path
 from portal.api.core.view import GraphQLView
 from portal.api.schema import schema
 from portal.signin import LoginView, ThrottledPasswordResetView
-from portal.web import analysis, costcentres, exports, offers, settings_pages, statement_pages, statements, usage, views
+from portal.web import (
+    analysis,
+    budget_pages,
+    costcentres,
+    exports,
+    findings_pages,
+    invitation_pages,
+    offers,
+    report_pages,
+    settings_pages,
+    statement_pages,
+    statements,
+    usage,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +50,12 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/", views.switch_organization, name="switch-organization"),
+    path("invitations/<int:invitation_id>/answer", invitation_pages.invitation_answer, name="invitation-answer"),
+    path(
+        "settings/invitations/<int:invitation_id>/withdraw",
+        invitation_pages.invitation_withdraw,
+        name="settings-invitation-withdraw",
+    ),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("statements/", statement_pages.statement_list, name="statements"),
     path("statements/<int:statement_id>/", statement_pages.statement_detail, name="statement"),
@@ -48,8 +68,14 @@ urlpatterns = [
     path("settings/tokens/<int:token_id>/revoke", settings_pages.token_delete, name="settings-token-revoke"),
     path("settings/personalization/", settings_pages.consent, name="settings-consent"),
     path("settings/e-invoice/", settings_pages.einvoice, name="settings-einvoice"),
-    path("settings/budgets/", settings_pages.budgets, name="settings-budgets"),
-    path("settings/budgets/<int:budget_id>/remove", settings_pages.budget_remove, name="settings-budget-remove"),
+    path("settings/budgets/", budget_pages.budgets, name="settings-budgets"),
+    path("settings/budgets/<int:budget_id>/remove", budget_pages.budget_remove, name="settings-budget-remove"),
+    path("budgets/", budget_pages.budget_list, name="budgets"),
+    path("findings/", findings_pages.findings, name="findings"),
+    path("reports/", report_pages.reports, name="reports"),
+    path("reports/<int:report_id>/remove", report_pages.report_remove, name="report-remove"),
+    path("reports/unsubscribe/<str:token>/", report_pages.unsubscribe, name="report-unsubscribe"),
+    path("findings/<int:finding_id>/status", findings_pages.finding_status, name="finding-status"),
     path("privacy/", settings_pages.privacy, name="privacy"),
     path("statements/<int:statement_id>/pdf", statements.statement_pdf, name="statement-pdf"),
     path("statements/<int:statement_id>/einvoice.xml", statements.statement_einvoice, name="statement-einvoice"),

@@ -11,6 +11,7 @@ from billing.models.costcentres import (
     JournalSettings,
 )
 from billing.models.einvoice import StatementEInvoice
+from billing.models.findings import BillFinding
 from billing.models.offer_events import (
     OfferAcceptance,
     OfferChangeRequest,
@@ -43,6 +44,7 @@ __all__ = [
     "JournalSettings",
     "AnomalyAlert",
     "AnomalyAlertSetting",
+    "BillFinding",
     "Payment",
     "EInvoiceFormat",
     "StatementEInvoice",

@@ -28,7 +28,9 @@ class Permission(enum.Enum):
     STATEMENTS = (ApiToken.Scope.STATEMENTS_READ, "billing", "statements")
     DISPUTE = (ApiToken.Scope.STATEMENTS_DISPUTE, "billing", "statements")
     OFFERS = (ApiToken.Scope.OFFERS, "billing", "offers")
-    WEBHOOKS = (ApiToken.Scope.WEBHOOKS, "admin", "")
+    WEBHOOKS = (ApiToken.Scope.WEBHOOKS, "admin", "webhooks")
+    BUDGETS_MANAGE = (ApiToken.Scope.BUDGETS, "admin", "budgets")
+    FINDINGS_MANAGE = (ApiToken.Scope.FINDINGS, None, "")
 
 
 def require(info, permission: Permission):
@@ -40,7 +42,7 @@ def require(info, permission: Permission):
     if sees == "billing" and not c.scope.sees_billing:
         raise ApiError(f"your role may not see {what} (administrators and analysts may)", Codes.FORBIDDEN)
     if sees == "admin" and c.membership.role != Role.ADMIN:
-        raise ApiError("only administrators manage webhooks", Codes.FORBIDDEN)
+        raise ApiError(f"only administrators manage {what}", Codes.FORBIDDEN)
     return c
 
 

@@ -2,7 +2,18 @@
 
 import graphene
 
-from portal.api import accounts, analysis, costcentres, offers, statements, usage, usage_costs, webhooks  # noqa: F401 (usage_costs registers cost hints)
+from portal.api import (  # noqa: F401 (usage_costs registers cost hints)
+    accounts,
+    analysis,
+    budgets,
+    costcentres,
+    findings,
+    offers,
+    statements,
+    usage,
+    usage_costs,
+    webhooks,
+)
 from portal.api.core.nodes import ScopedNode
 from portal.api.permissions import Permission, protect_schema
 
@@ -15,6 +26,8 @@ class Query(
     offers.Query,
     webhooks.Query,
     costcentres.Query,
+    budgets.Query,
+    findings.Query,
     graphene.ObjectType,
 ):
     class Meta:
@@ -23,7 +36,9 @@ class Query(
     node = ScopedNode.Field(description="Any object by its global id; null when it does not exist for you.")
 
 
-class Mutation(statements.Mutation, offers.Mutation, webhooks.Mutation, graphene.ObjectType):
+class Mutation(
+    statements.Mutation, offers.Mutation, webhooks.Mutation, budgets.Mutation, findings.Mutation, graphene.ObjectType
+):
     class Meta:
         description = "Changes a customer may make: disputes, webhook endpoints and answers to offers."
 
@@ -40,5 +55,7 @@ PERMISSIONS = {
     **offers.PERMISSIONS,
     **webhooks.PERMISSIONS,
     **costcentres.PERMISSIONS,
+    **budgets.PERMISSIONS,
+    **findings.PERMISSIONS,
 }
 protect_schema(schema.graphql_schema, PERMISSIONS)

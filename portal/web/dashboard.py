@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from billing.models import Statement
+from billing.audit_findings.selectors import findings_summary, findings_visible
+from billing.models import BillFinding, Statement
 from billing.months import month_start
 from billing.periods import last_closed_period, period_containing
 from billing.statements.charts import column_chart
@@ -160,7 +161,14 @@ def dashboard_context(request) -> dict:
         )
         offers_panel = OFFERS_PANEL
 
+    findings = {}
+    if scope.person_ids is None:  # findings are about what the organization pays (not for members)
+        findings = {
+            "findings_summary": findings_summary(scope),
+            "findings_top": list(findings_visible(scope, status=BillFinding.Status.OPEN)[:5]),
+        }
     return {
+        **findings,
         "period": full_period,
         "today": today,
         "cost_so_far": cost,

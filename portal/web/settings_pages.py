@@ -1,4 +1,4 @@
-"""Settings for administrators: members and roles, API tokens, personalization consent, budgets.
+"""Settings for administrators: members and roles, API tokens, personalization consent (budgets: budget_pages).
 
 Views parse with a form, call one service in portal.account / portal.budgets, and redirect. Every
 object is looked up inside the acting organization, so another organization's id is a 404.
@@ -21,10 +21,9 @@ from portal.account import (
     token_revoke,
 )
 from portal.api.core.auth import token_create
-from portal.budgets import budget_create, budget_delete, budget_statuses
-from portal.models import ApiToken, AuditLog, Budget, Membership, Role
+from portal.models import ApiToken, AuditLog, Budget, Invitation, Membership, Role
 from portal.web.access import portal_view
-from portal.web.account_forms import BudgetForm, ConsentForm, EInvoiceForm, InviteForm, RoleForm, TokenForm
+from portal.web.account_forms import ConsentForm, EInvoiceForm, InviteForm, RoleForm, TokenForm
 
 RAW_TOKEN_SESSION_KEY = "new_api_token"  # noqa: S105 - a session key name, not a secret
 
@@ -61,6 +60,10 @@ def _members(org):
     )
 
 
+def _invitations(org):
+    return Invitation.objects.filter(organization=org, status=Invitation.Status.PENDING).select_related("user")
+
+
 @portal_view(admin=True)
 def members(request):
     org = _org(request)
@@ -85,14 +88,14 @@ def members(request):
                 text = (
                     gettext("%(email)s is now a member; we sent an email with a link to choose a password.")
                     if invitation.new_user
-                    else gettext("%(email)s is now a member; we sent an email.")
+                    else gettext("We sent %(email)s an invitation: they become a member when they accept it.")
                 )
                 messages.success(request, text % {"email": data["email"]})
                 return redirect("settings-members")
     return render(
         request,
         "portal/settings/members.html",
-        {"members": _members(org), "form": form},
+        {"members": _members(org), "form": form, "invitations": _invitations(org)},
         status=400 if form.errors else 200,
     )
 
@@ -236,44 +239,6 @@ def einvoice(request):
                 return redirect("settings-einvoice")
     status = 400 if form.errors else 200
     return render(request, "portal/settings/einvoice.html", {"form": form}, status=status)
-
-
-@portal_view(admin=True)
-def budgets(request):
-    org = _org(request)
-    form = BudgetForm(organization=org)
-    if request.method == "POST":
-        form = BudgetForm(request.POST, organization=org)
-        if form.is_valid():
-            data = form.cleaned_data
-            budget_create(
-                organization=org,
-                amount=data["amount"],
-                thresholds=data["thresholds"],
-                location=data["location"],
-                person=data["person"],
-                created_by=request.user,
-            )
-            messages.success(request, gettext("The budget was added. Administrators get an email when it is reached."))
-            return redirect("settings-budgets")
-    return render(
-        request,
-        "portal/settings/budgets.html",
-        {"statuses": budget_statuses(org), "form": form},
-        status=400 if form.errors else 200,
-    )
-
-
-@portal_view(admin=True)
-@require_POST
-def budget_remove(request, budget_id: int):
-    budget = get_object_or_404(
-        Budget.objects.filter(organization=_org(request)).select_related("organization", "location", "person"),
-        pk=budget_id,
-    )
-    budget_delete(budget=budget, deleted_by=request.user)
-    messages.success(request, gettext("The budget was removed."))
-    return redirect("settings-budgets")
 
 
 @portal_view()

@@ -15,7 +15,7 @@ from billing.statements.disputes import dispute_open
 from billing.statements.pdf import statement_context_v3
 from billing.statements.services import BillingError
 from portal.actors import actor_of_request
-from portal.web.access import portal_view
+from portal.web.access import portal_view, statement_owner
 from portal.web.account_forms import DisputeForm
 from portal.web.offers import offers_panel_context
 
@@ -73,7 +73,7 @@ def _v3_context(statement) -> dict:
     }
 
 
-@portal_view(billing=True)
+@portal_view(billing=True, owner=statement_owner)
 def statement_detail(request, statement_id: int):
     statement = get_object_or_404(
         visible_statements(request.caller).prefetch_related(

@@ -15,6 +15,7 @@ from portal.actors import actor_of_request
 from portal.api.core.auth import AuthenticationFailed, authenticate_token, bearer_token, session_caller
 from portal.models import ApiToken
 from portal.spreadsheets import plain_csv_lines, safe_cell  # noqa: F401 - safe_cell: the exports' guard, re-exported
+from portal.web.access import elsewhere, statement_owner
 
 
 def _caller(request):
@@ -34,6 +35,19 @@ def _statement(caller, statement_id: int):
     )
 
 
+def _not_here(request, caller, statement_id: int):
+    """404, unless a signed-in user follows a link to a statement of another of their organizations: then
+    a page offers to switch there (an API token acts in its own organization only)."""
+    if caller.token is None:
+        request.caller = caller  # the page's header shows where the user is working now
+        owner = statement_owner(statement_id)
+        if owner != caller.membership.organization_id:
+            offer = elsewhere(request, owner, billing=True)
+            if offer is not None:
+                return offer
+    raise Http404("No such statement")
+
+
 def _signed_in(view):
     """The download views' one caller lookup: 401 without a session or token; 404 for another organization's
     statement, or for a role or token that may not read statements, exactly like a statement that does not
@@ -48,7 +62,7 @@ def _signed_in(view):
             )
         statement = _statement(caller, statement_id)
         if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
-            raise Http404("No such statement")
+            return _not_here(request, caller, statement_id)
         return view(request, caller, statement)
 
     return wrapped
@@ -95,7 +109,7 @@ def statement_einvoice(request, statement_id: int):
         return HttpResponse("Sign in, or send 'Authorization: Bearer <token>'.", status=401, content_type="text/plain")
     statement = _statement(caller, statement_id)
     if statement is None or not caller.sees_billing or not caller.may(ApiToken.Scope.STATEMENTS_READ):
-        raise Http404("No such statement")
+        return _not_here(request, caller, statement_id)
     einvoice = StatementEInvoice.objects.filter(statement=statement).first()
     if einvoice is None:  # issued before e-invoices existed, or a statement without lines
         raise Http404("This statement has no e-invoice")

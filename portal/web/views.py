@@ -3,13 +3,13 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_POST
 
 from billing.audit import Actor, AuditAction, audit_write
 from portal.actors import client_address
 from portal.models import Membership
 from portal.web.access import portal_view
 from portal.web.dashboard import dashboard_context
+from portal.web.invitation_pages import choose_organization
 from portal.web.redirects import redirect_back
 
 
@@ -19,9 +19,10 @@ def home(request):
 
 
 @login_required
-@require_POST
 def switch_organization(request):
-    """The header switcher: act in another organization the user is a member of."""
+    """The header switcher: act in another organization the user is a member of (GET: the chooser)."""
+    if request.method != "POST":
+        return choose_organization(request)
     try:
         organization_id = int(request.POST.get("organization", ""))
     except ValueError:

@@ -5,15 +5,24 @@ existed, and changes nothing. A new root field taking an id fails the first test
 import pytest
 from graphql import GraphQLInputObjectType, get_named_type
 
-from billing.models import Dispute, Line, Location, OfferResponse, Person, UsageRecord
+from billing.models import BillFinding, Dispute, Line, Location, OfferResponse, Person, UsageRecord
 from portal.api.core.nodes import encode_id
 from portal.api.schema import schema
+from portal.models import Budget
 from tests.offers.conftest import catalog  # noqa: F401 - fixture
 from tests.web.test_url_isolation import Foreign
 
 IDENTIFYING_ARGUMENTS = {"number"}  # strings that name an object (a statement's number)
 PERIOD = '{from: "2026-08-01", to: "2026-11-04"}'
-ALL_SCOPES = ["usage:read", "statements:read", "statements:dispute", "offers", "webhooks:manage"]
+ALL_SCOPES = [
+    "usage:read",
+    "statements:read",
+    "statements:dispute",
+    "offers",
+    "webhooks:manage",
+    "budgets:manage",
+    "findings:manage",
+]
 
 
 def root_fields_taking_an_id() -> set[str]:
@@ -77,6 +86,13 @@ NODE = "query ($v: ID!) { node(id: $v) { id __typename } }"
 STATEMENT = "query ($v: String!) { statement(number: $v) { number total lines { description } } }"
 CHARGEBACK = "query ($v: String!) { statementChargeback(number: $v) { number total costCentres { gross } } }"
 RESPOND = "mutation ($v: ID!) { respondToOffer(offerId: $v, decision: ACCEPT) { offer { id } errors { field code message } } }"
+BUDGET = (
+    'mutation ($v: ID!) { createBudget(amount: "10", thresholds: [80], locationId: $v) '
+    "{ budget { id } errors { field code message } } }"
+)
+FINDING = (
+    "mutation ($v: ID!) { setFindingStatus(id: $v, status: DONE) { finding { id } errors { field code message } } }"
+)
 DISPUTE = (
     'mutation ($v: String!) { disputeStatementLine(number: $v, linePosition: 1, reason: "Not ours") '
     "{ dispute { linePosition reason status } errors { field code message } } }"
@@ -122,6 +138,10 @@ def cases(foreign: Foreign) -> dict[str, list[tuple[str, object, object]]]:
         },
         "Mutation.respondToOffer": [(RESPOND, encode_id("Offer", foreign.offer.pk), encode_id("Offer", never))],
         "Mutation.disputeStatementLine": [(DISPUTE, foreign.statement.number, "2099-999999")],
+        "Mutation.createBudget": [(BUDGET, encode_id("Location", location.pk), encode_id("Location", never))],
+        "Mutation.setFindingStatus": [
+            (FINDING, encode_id("BillFinding", foreign.finding.pk), encode_id("BillFinding", never))
+        ],
     }
 
 
@@ -143,6 +163,7 @@ def test_every_root_field_taking_an_id_has_an_isolation_case():
         *ANALYSIS,
     }
     covered |= {"Mutation.respondToOffer", "Mutation.disputeStatementLine"}
+    covered |= {"Mutation.createBudget", "Mutation.setFindingStatus"}
     assert root_fields_taking_an_id() == covered, "a root field taking an id needs a case in cases()"
 
 
@@ -170,6 +191,8 @@ def test_another_organizations_ids_answer_like_missing_ones_in_every_root_field(
             answer, nothing = _answer(outsider, query, theirs), _answer(outsider, query, missing)
             assert answer == nothing, (field, query, answer, nothing)
     assert not Dispute.objects.exists() and not OfferResponse.objects.exists()
+    assert not Budget.objects.filter(organization=foreign.org).exclude(pk=foreign.budget.pk).exists()
+    assert BillFinding.objects.get(pk=foreign.finding.pk).status == "open"
     # The dispute case is a real one: the intruder was told "not found" (not a validation error that any
     # request would get), and the owner, with the same request, disputes its line and reads the dispute back.
     status, intruder = _answer(outsider, DISPUTE, foreign.statement.number)

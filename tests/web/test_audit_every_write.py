@@ -20,6 +20,15 @@ from portal.account import set_password_url
 from portal.api.core.auth import token_create
 from portal.api.schema import schema
 from portal.models import Budget, Membership, SavedView
+from tests.web.write_scenarios import (
+    _finding_status,
+    _invitation_answer,
+    _invitation_withdraw,
+    _mutation_budget,
+    _mutation_finding,
+    _report_remove,
+    _report_unsubscribe,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -65,6 +74,8 @@ NO_WRITE = {
     "statement-chargeback": "a page",
     "statement-journal": "a download: audited as a read (export.journal), tests/costcentres",
     "graphql": "its mutations are walked by test_every_mutation_is_covered",
+    "budgets": "a page (read only; budgets are added under settings-budgets)",
+    "findings": "a page",
 }
 
 
@@ -206,6 +217,27 @@ WRITES = {
     ),
     "settings-budget-remove": (lambda w, m: _budget_remove(w), AuditAction.BUDGET_DELETED),
     "offer-respond": (_offer_respond, AuditAction.OFFER_DECLINED),
+    "invitation-answer": (_invitation_answer, AuditAction.INVITATION_ACCEPTED),
+    "finding-status": (_finding_status, AuditAction.FINDING_STATUS_CHANGED),
+    "reports": (
+        lambda w, m: (
+            lambda: w.client.post(
+                reverse("reports"),
+                {
+                    "name": "F",
+                    "what": "findings:",
+                    "file_format": "csv",
+                    "frequency": "monthly",
+                    "channel": "email",
+                    "recipients": [w.admin.pk],
+                },
+            )
+        ),
+        AuditAction.REPORT_SCHEDULED,
+    ),
+    "report-remove": (_report_remove, AuditAction.REPORT_UNSCHEDULED),
+    "report-unsubscribe": (_report_unsubscribe, AuditAction.REPORT_UNSUBSCRIBED),
+    "settings-invitation-withdraw": (_invitation_withdraw, AuditAction.INVITATION_REVOKED),
     "saved-view-create": (
         lambda w, m: (
             lambda: w.client.post(reverse("saved-view-create"), {"name": "Mine", "query": "period=last_month"})
@@ -294,6 +326,8 @@ def _mutation_webhook(w, make):
 
 
 MUTATIONS = {
+    "createBudget": (_mutation_budget, AuditAction.BUDGET_CREATED),
+    "setFindingStatus": (_mutation_finding, AuditAction.FINDING_STATUS_CHANGED),
     "disputeStatementLine": (_mutation_dispute, AuditAction.DISPUTE_OPENED),
     "respondToOffer": (_mutation_respond, AuditAction.OFFER_DECLINED),
     "registerWebhook": (_mutation_webhook, AuditAction.WEBHOOK_REGISTERED),

@@ -22,11 +22,11 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from billing.costcentres.services import allocation_rule_set, cost_centre_create
-from billing.models import AllocationRule, CostCentre, Line, OfferRecommendation, Statement
+from billing.models import AllocationRule, BillFinding, CostCentre, Line, OfferRecommendation, Statement
 from billing.offers.services import offers_compute
 from billing.statements.pdf import statement_render
 from portal.api.core.auth import token_create
-from portal.models import ApiToken, Budget, ExportJob, Membership, SavedView
+from portal.models import ApiToken, Budget, ExportJob, Invitation, Membership, SavedView, ScheduledReport
 from tests.offers.conftest import ISSUED_AT, catalog, consultancy, issue_periods  # noqa: F401 - fixture
 
 MISSING = 987_654_321  # an id no object has
@@ -53,6 +53,12 @@ ROUTES = {
     "settings-budget-remove": Route("budget", Budget, ("POST",)),
     "offer-respond": Route("offer", OfferRecommendation, ("POST",), {"decision": "declined", "reason": "x"}),
     "saved-view-delete": Route("saved_view", SavedView, ("POST",)),
+    "report-remove": Route("report", ScheduledReport, ("POST",)),
+    # The unsubscribe link's token is signed: another organization's report, or a made-up one, is refused alike.
+    "report-unsubscribe": Route("report_token", ScheduledReport, ("GET",), owner_status=404),
+    "finding-status": Route("finding", BillFinding, ("POST",), {"status": "dismissed"}),
+    "invitation-answer": Route("invitation_to_admin", Invitation, ("POST",), {"decision": "decline"}),
+    "settings-invitation-withdraw": Route("invitation", Invitation, ("POST",)),
     "export-job": Route("export", ExportJob, ("GET",)),
     "export-status": Route("export", ExportJob, ("GET",)),
     "export-download": Route("export", ExportJob, ("GET",)),
@@ -120,6 +126,43 @@ class Foreign:
         self.member = make.membership(make.user(email="their-analyst@example.com"), self.org, role="analyst")
         self.token, _raw = token_create(membership=self.admin, name="theirs", scopes=["usage:read"])
         self.budget = Budget.objects.create(organization=self.org, amount=10, thresholds=[100])
+        line = self.statement.lines.exclude(line=None).first().line
+        self.finding = BillFinding.objects.create(
+            organization=self.org,
+            kind="idle_line",
+            line=line,
+            monthly_value=20,
+            currency=self.org.currency,
+            first_found_at=datetime(2026, 11, 3, tzinfo=UTC),
+            last_found_at=datetime(2026, 11, 3, tzinfo=UTC),
+            details={"idle_days": 60, "last_usage": None, "plan": "x"},
+        )
+        from billing.audit import Actor
+        from portal.reports.services import report_schedule
+
+        self.report = report_schedule(
+            owner=self.admin,
+            name="Theirs",
+            kind="findings",
+            frequency="monthly",
+            recipients=[self.admin],
+            actor=Actor(user=self.admin.user),
+        )
+        self.report_token = self.report
+        # A signed token pairing their report with a member of yet another organization: refused like one
+        # for a report that does not exist (a valid link of their own member is that member's credential).
+        self.outsider = make.membership(make.user(email="outsider@example.com"), make.organization(), role="admin")
+        invited = make.user(email="their-invitee@example.com")
+        self.invitation = Invitation.objects.create(
+            organization=self.org, user=invited, email=invited.email, role="analyst", invited_by=self.admin.user
+        )
+        # Answered by the invited user only: here their administrator, invited to a third organization.
+        self.invitation_to_admin = Invitation.objects.create(
+            organization=make.organization(name="Third Ltd"),
+            user=self.admin.user,
+            email="x@example.com",
+            role="analyst",
+        )
         self.saved_view = SavedView.objects.create(
             user=self.admin.user, organization=self.org, name="Theirs", query="period=last_month"
         )
@@ -151,6 +194,13 @@ class Foreign:
         if name == "password_reset_confirm":
             uid = urlsafe_base64_encode(force_bytes(pk))
             return reverse(name, kwargs={"uidb64": uid, "token": "ccccc-0123456789abcdef0123456789abcdef"})
+        if name == "report-unsubscribe":
+            from django.core import signing
+
+            from portal.reports.services import UNSUBSCRIBE_SALT
+
+            token = signing.dumps({"r": pk, "m": self.outsider.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+            return reverse(name, kwargs={"token": token})
         (param,) = re.findall(r"<int:(\w+)>", portal_routes_with_ids()[name])
         return reverse(name, kwargs={param: pk})
 
