@@ -12,7 +12,7 @@ import math
 import random
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -372,8 +372,27 @@ def seed_reset() -> None:
         get_user_model().objects.filter(email__endswith="@demo.example").delete()
 
 
-def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date, log=print) -> SeedReport:
-    """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``."""
+UsageSink = Callable[[Iterator[NewUsageRecord]], int]
+
+
+def _write_usage(records: Iterator[NewUsageRecord]) -> int:
+    return usage_records_write(records=records).inserted
+
+
+def seed_demo(
+    *,
+    seed: int = 42,
+    scale: float = 1.0,
+    months: int = 6,
+    end: date,
+    log=print,
+    usage_sink: UsageSink = _write_usage,
+) -> SeedReport:
+    """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``.
+
+    ``usage_sink`` takes each organization's records (in its transaction) and returns how many it
+    wrote; by default the usage writer (rollups rebuilt per day). The benchmark's bulk builder
+    (devtools/benchmark/dataset.py) passes one that COPYs straight into the usage table."""
     start = month_start(end.replace(day=1), months)
     catalog = ensure_catalog({s.currency for s in SHAPES}, rate_change_on=month_start(end.replace(day=1), months // 2))
     ensure_offer_catalog({s.currency for s in SHAPES}, valid_from=start)
@@ -383,7 +402,7 @@ def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date,
         rnd = random.Random(f"{seed}:{shape.key}")
         with transaction.atomic():
             org, specs = _customer(shape, rnd, scale, start, end, catalog)
-            count = _usage(org, shape, specs, rnd, scale, start, end, seed)
+            count = usage_sink(_usage(org, shape, specs, rnd, scale, start, end, seed))
         report.organizations.append((org.name, count, time.monotonic() - began))
         log(f"  {org.name}: {len(specs)} lines, {count:,} usage records ({time.monotonic() - began:.1f} s)")
         report.logins += _logins(org, shape, index)
@@ -505,7 +524,7 @@ def _customer(shape: Shape, rnd: random.Random, scale: float, start: date, end: 
 
 def _usage(
     org, shape: Shape, specs: list[LineSpec], rnd: random.Random, scale: float, start: date, end: date, seed: int
-) -> int:
+) -> Iterator[NewUsageRecord]:
     tz = zoneinfo.ZoneInfo(shape.time_zone)
     pool = _destination_pool(shape, rnd, size=max(60, int(400 * min(scale, 5))))
     kinds = sorted(shape.mix)
@@ -568,8 +587,7 @@ def _usage(
                         serial=serial,
                     )
 
-    result = usage_records_write(records=records())
-    return result.inserted
+    return records()
 
 
 def _cumulative(weights):
