@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import operator
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import connection, transaction
+from django.db import connection
 
-from billing.models import Organization
 from billing.months import month_start, next_month
 from billing.usage.partitions import partitions_ensure
 from billing.usage.rollups import (
@@ -40,7 +41,7 @@ from billing.usage.rollups import (
     _MONTHLY_METRICS,
 )
 from billing.usage.writer import COLUMNS, NewUsageRecord
-from devtools.demo.seed import demo_accounts, seed_demo, seed_reset
+from devtools.demo.seed import seed_demo, seed_reset
 
 CHUNK_ROWS = 20_000  # records rendered per COPY read: small enough to keep Python and the server both busy
 _TEXT_COLUMNS = ("destination", "destination_masked", "country", "zone", "source_id")
@@ -54,21 +55,12 @@ _COPY = (
 class BuildReport:
     records: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall seconds
-    rollup_rows: dict[str, int] = field(default_factory=dict)  # table -> rows
+    organizations: dict[str, float] = field(default_factory=dict)  # name -> wall seconds in its process
 
 
-def _cell(value) -> object:
-    if value is None:
-        return ""
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    return value  # datetime's str() is ISO 8601 with its offset, which COPY reads as timestamptz
-
-
-def _row(record: NewUsageRecord) -> list:
-    return [_cell(getattr(record, name)) for name in COLUMNS]
+# The csv module writes None as an empty field (NULL in COPY's csv format), True/False as words
+# PostgreSQL reads as booleans, and a datetime as ISO 8601 with its offset (a timestamptz).
+_values = operator.attrgetter(*COLUMNS)
 
 
 class _CsvStream(io.RawIOBase):
@@ -78,6 +70,7 @@ class _CsvStream(io.RawIOBase):
         self._records = records
         self._pending = b""
         self.count = 0
+        self.organization_id: int | None = None
         self._text = io.StringIO()
         self._writer = csv.writer(self._text, lineterminator="\r\n")
 
@@ -87,12 +80,11 @@ class _CsvStream(io.RawIOBase):
     def _fill(self) -> bool:
         self._text.seek(0)
         self._text.truncate()
-        rows = 0
-        for record in self._records:
-            self._writer.writerow(_row(record))
-            rows += 1
-            if rows >= CHUNK_ROWS:
-                break
+        chunk = list(itertools.islice(self._records, CHUNK_ROWS))
+        self._writer.writerows(map(_values, chunk))
+        rows = len(chunk)
+        if rows and self.organization_id is None:
+            self.organization_id = chunk[0].organization_id
         self.count += rows
         self._pending += self._text.getvalue().encode()
         return rows > 0
@@ -107,10 +99,16 @@ class _CsvStream(io.RawIOBase):
 
 
 def copy_sink(records: Iterator[NewUsageRecord]) -> int:
-    """A ``seed_demo`` usage sink: COPY the records straight into the usage table (no rollups)."""
+    """A ``seed_demo`` usage sink: COPY one organization's records straight into the usage table, then
+    build its rollups, in its transaction. Returns the number of records."""
     stream = _CsvStream(records)
     with connection.cursor() as cursor:
+        # Foreign keys are checked as each row arrives (the server does it while Python renders the next
+        # chunk) instead of all at the commit (Django's are deferred), when nothing else would run.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.copy_expert(_COPY, stream, 1 << 20)
+        if stream.organization_id is not None:
+            rollups_build([stream.organization_id])
     return stream.count
 
 
@@ -122,7 +120,10 @@ def rollups_build(organization_ids: list[int]) -> dict[str, int]:
     where = "organization_id = ANY(%s)"
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the hash aggregates stay in memory
-        for table, dimensions in (("billing_usagedaily", _DAILY_DIMENSIONS), ("billing_usagehourly", _HOURLY_DIMENSIONS)):
+        for table, dimensions in (
+            ("billing_usagedaily", _DAILY_DIMENSIONS),
+            ("billing_usagehourly", _HOURLY_DIMENSIONS),
+        ):
             cursor.execute(
                 f"""INSERT INTO {table} ({dimensions}, {_METRIC_COLUMNS})
                     SELECT {dimensions}, {_METRICS} FROM billing_usagerecord
@@ -150,8 +151,11 @@ def months_between(start: date, end: date) -> list[date]:
     return months
 
 
-def dataset_build(*, scale: float, end: date, seed: int = 42, months: int = 6, log=print) -> BuildReport:
-    """Replace the demo dataset by one of ``scale`` (``seed_demo``'s scale) built in bulk."""
+def dataset_build(
+    *, scale: float, end: date, seed: int = 42, months: int = 6, workers: int = 1, log=print
+) -> BuildReport:
+    """Replace the demo dataset by one of ``scale`` (``seed_demo``'s scale) built in bulk, the organizations'
+    records generated and copied in ``workers`` processes at once (outside a transaction only)."""
     report = BuildReport()
     began = time.monotonic()
     seed_reset()
@@ -161,18 +165,10 @@ def dataset_build(*, scale: float, end: date, seed: int = 42, months: int = 6, l
     partitions_ensure(months_ahead=1, today=end, months=months_between(start - timedelta(days=1), end))
     report.seconds["reset"] = round(time.monotonic() - began, 1)
     phase = time.monotonic()
-    seeded = seed_demo(seed=seed, scale=scale, months=months, end=end, log=log, usage_sink=copy_sink)
+    seeded = seed_demo(seed=seed, scale=scale, months=months, end=end, log=log, usage_sink=copy_sink, workers=workers)
     report.records = sum(count for _name, count, _s in seeded.organizations)
-    report.seconds["records"] = round(time.monotonic() - phase, 1)
-    phase = time.monotonic()
-    ids = list(Organization.objects.filter(account_number__in=demo_accounts()).values_list("id", flat=True))
-    with transaction.atomic():
-        report.rollup_rows = rollups_build(ids)
-    report.seconds["rollups"] = round(time.monotonic() - phase, 1)
-    phase = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE billing_usagedaily, billing_usagehourly, billing_usagemonthly")
-    report.seconds["analyze"] = round(time.monotonic() - phase, 1)
+    report.seconds["records_and_rollups"] = round(time.monotonic() - phase, 1)  # seed_demo ANALYZEs them too
+    report.organizations = {name: round(seconds, 1) for name, _count, seconds in seeded.organizations}
     report.seconds["total"] = round(time.monotonic() - began, 1)
     log(
         f"  bulk build: {report.records:,} records; "
