@@ -7,9 +7,10 @@ for imports into live data and too slow for ten million records into an empty da
 same generator (the same organizations, lines, people, locations, durations and destinations, the
 same seed giving the same records) streams CSV into ``COPY billing_usagerecord`` while it generates
 (the server parses and inserts one chunk while Python renders the next), after creating the
-partitions of every month so no row lands in the default partition. The rollups are then built with
-the statements of ``billing.usage.rollups`` over whole organizations instead of day slices
-(tests/benchmark/test_dataset.py proves them equal to ``rollups_rebuild``'s).
+partitions of every month so no row lands in the default partition. The organization's rollups are then
+built in the same transaction with the statements of ``billing.usage.rollups`` over all its days at once
+instead of day slices. Each organization runs in its own process. tests/benchmark/test_dataset.py proves
+records and rollups equal to what ``seed_demo`` writes through the usage writer.
 
 No guard is bypassed: the usage table's triggers refuse updates, deletes and TRUNCATE, never inserts;
 the reset before a build is ``seed_reset``'s delete under the maintenance switch. A fresh dataset has
@@ -108,16 +109,15 @@ def copy_sink(records: Iterator[NewUsageRecord]) -> int:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.copy_expert(_COPY, stream, 1 << 20)
         if stream.organization_id is not None:
-            rollups_build([stream.organization_id])
+            rollups_build(stream.organization_id)
     return stream.count
 
 
-def rollups_build(organization_ids: list[int]) -> dict[str, int]:
-    """Build the daily, hourly and monthly rollups of whole organizations from their usage records, set
-    based: the statements of ``rollups_rebuild`` grouped over all days at once (the rollups of these
-    organizations must be empty). Returns the rows written per table."""
-    written = {}
-    where = "organization_id = ANY(%s)"
+def rollups_build(organization_id: int) -> None:
+    """Build the daily, hourly and monthly rollups of a whole organization from its usage records, set
+    based: the statements of ``rollups_rebuild`` grouped over all its days at once (its rollups must be
+    empty)."""
+    where = "organization_id = %s"
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the hash aggregates stay in memory
         for table, dimensions in (
@@ -128,18 +128,15 @@ def rollups_build(organization_ids: list[int]) -> dict[str, int]:
                 f"""INSERT INTO {table} ({dimensions}, {_METRIC_COLUMNS})
                     SELECT {dimensions}, {_METRICS} FROM billing_usagerecord
                     WHERE {where} GROUP BY {dimensions}""",  # noqa: S608 - constant identifiers
-                [organization_ids],
+                [organization_id],
             )
-            written[table] = cursor.rowcount
         cursor.execute(
             f"""INSERT INTO billing_usagemonthly (organization_id, local_date, {_MONTHLY_DIMENSIONS}, {_METRIC_COLUMNS})
                 SELECT organization_id, date_trunc('month', local_date)::date, {_MONTHLY_DIMENSIONS}, {_MONTHLY_METRICS}
                 FROM billing_usagedaily WHERE {where}
                 GROUP BY organization_id, date_trunc('month', local_date)::date, {_MONTHLY_DIMENSIONS}""",  # noqa: S608
-            [organization_ids],
+            [organization_id],
         )
-        written["billing_usagemonthly"] = cursor.rowcount
-    return written
 
 
 def months_between(start: date, end: date) -> list[date]:
