@@ -9,10 +9,11 @@ generated lazily, day by day and line by line, and written with COPY through the
 from __future__ import annotations
 
 import math
+import multiprocessing
 import random
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -20,7 +21,7 @@ from functools import lru_cache
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from billing.models import Line, LineAssignment, LinePlan, Location, Organization, Person
 from billing.models.choices import duration_band
@@ -372,21 +373,47 @@ def seed_reset() -> None:
         get_user_model().objects.filter(email__endswith="@demo.example").delete()
 
 
-def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date, log=print) -> SeedReport:
-    """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``."""
+UsageSink = Callable[[Iterator[NewUsageRecord]], int]
+
+
+def _write_usage(records: Iterator[NewUsageRecord]) -> int:
+    return usage_records_write(records=records).inserted
+
+
+def seed_demo(
+    *,
+    seed: int = 42,
+    scale: float = 1.0,
+    months: int = 6,
+    end: date,
+    log=print,
+    usage_sink: UsageSink = _write_usage,
+    workers: int = 1,
+) -> SeedReport:
+    """Create the demo customers, their people, lines, plans and usage up to (not including) ``end``.
+
+    ``usage_sink`` takes each organization's records (in its transaction) and returns how many it
+    wrote; by default the usage writer (rollups rebuilt per day). The benchmark's bulk builder
+    (devtools/benchmark/dataset.py) passes one that COPYs straight into the usage table, and seeds the
+    organizations in ``workers`` processes at once (each organization's data comes from its own random
+    generator, so the data is the same either way; the sink must then be a module-level function)."""
     start = month_start(end.replace(day=1), months)
     catalog = ensure_catalog({s.currency for s in SHAPES}, rate_change_on=month_start(end.replace(day=1), months // 2))
     ensure_offer_catalog({s.currency for s in SHAPES}, valid_from=start)
     report = SeedReport()
-    for index, shape in enumerate(SHAPES):
-        began = time.monotonic()
-        rnd = random.Random(f"{seed}:{shape.key}")
-        with transaction.atomic():
-            org, specs = _customer(shape, rnd, scale, start, end, catalog)
-            count = _usage(org, shape, specs, rnd, scale, start, end, seed)
-        report.organizations.append((org.name, count, time.monotonic() - began))
-        log(f"  {org.name}: {len(specs)} lines, {count:,} usage records ({time.monotonic() - began:.1f} s)")
-        report.logins += _logins(org, shape, index)
+    jobs = [(index, seed, scale, start, end, catalog, usage_sink) for index in range(len(SHAPES))]
+    if workers > 1:
+        if connection.in_atomic_block:
+            raise RuntimeError("seed_demo(workers > 1) must not run in a transaction: the workers could not see it")
+        connections.close_all()  # each forked process opens its own connection
+        with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+            results = pool.map(_seed_organization, jobs, chunksize=1)
+    else:
+        results = map(_seed_organization, jobs)
+    for name, lines, count, seconds, logins in results:
+        report.organizations.append((name, count, seconds))
+        log(f"  {name}: {lines} lines, {count:,} usage records ({seconds:.1f} s)")
+        report.logins += logins
     report.logins += _multi_and_staff()
     # Fresh statistics for what was just bulk-loaded: autovacuum analyzes each partition only a while
     # later (and never the partitioned parent), and until then the planner may choose badly (measured:
@@ -394,6 +421,19 @@ def seed_demo(*, seed: int = 42, scale: float = 1.0, months: int = 6, end: date,
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE billing_usagerecord, billing_usagedaily, billing_usagehourly, billing_usagemonthly")
     return report
+
+
+def _seed_organization(job) -> tuple[str, int, int, float, list[tuple[str, str, str]]]:
+    """One customer with its usage and logins, in one transaction: (name, lines, records, seconds, logins)."""
+    index, seed, scale, start, end, catalog, usage_sink = job
+    shape = SHAPES[index]
+    began = time.monotonic()
+    rnd = random.Random(f"{seed}:{shape.key}")
+    with transaction.atomic():
+        org, specs = _customer(shape, rnd, scale, start, end, catalog)
+        count = usage_sink(_usage(org, shape, specs, rnd, scale, start, end, seed))
+        logins = _logins(org, shape, index)
+    return org.name, len(specs), count, time.monotonic() - began, logins
 
 
 def _customer(shape: Shape, rnd: random.Random, scale: float, start: date, end: date, catalog):
@@ -505,7 +545,7 @@ def _customer(shape: Shape, rnd: random.Random, scale: float, start: date, end: 
 
 def _usage(
     org, shape: Shape, specs: list[LineSpec], rnd: random.Random, scale: float, start: date, end: date, seed: int
-) -> int:
+) -> Iterator[NewUsageRecord]:
     tz = zoneinfo.ZoneInfo(shape.time_zone)
     pool = _destination_pool(shape, rnd, size=max(60, int(400 * min(scale, 5))))
     kinds = sorted(shape.mix)
@@ -568,8 +608,7 @@ def _usage(
                         serial=serial,
                     )
 
-    result = usage_records_write(records=records())
-    return result.inserted
+    return records()
 
 
 def _cumulative(weights):
