@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -10,9 +12,9 @@ from billing.audit_findings.selectors import findings_visible
 from billing.models import BillFinding
 from billing.usage.scope import Scope
 from billing.usage.selectors import Period
-from portal.exports import summary_table
 from portal.models import SavedView
 from portal.reports.registry import ReportKind, Table, register
+from portal.web.exports import explorer_table
 from portal.web.findings_pages import finding_text
 from portal.web.usage_forms import UsageQueryForm
 
@@ -46,8 +48,14 @@ def saved_view_table(scope: Scope, source: str, period: Period) -> Table:
                 "errors": "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
             }
         )
-    header, rows = summary_table(scope, form.query(), data)
-    return Table(title=f"{view.name} {period.start}–{period.end}", header=header, rows=rows)
+    sheet = explorer_table(scope, form)
+    return Table(
+        title=f"{view.name} {period.start}–{period.end}",
+        header=[column.header for column in sheet.columns],
+        rows=[list(row) for row in sheet.rows],
+        notes=[f"{what}: {value}" for what, value in sheet.about],
+        sheet=replace(sheet, about=[]),  # the mail says what it is; row 1 is the header
+    )
 
 
 def findings_table(scope: Scope, source: str, period: Period) -> Table:

@@ -9,18 +9,17 @@ the pivot and the chargeback report plug in so.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from django.template.loader import render_to_string
 
 from billing.usage.scope import Scope
 from billing.usage.selectors import Period
-from portal.exports import write_xlsx
-from portal.spreadsheets import safe_cell
+from portal import spreadsheets
 
 STYLE = Path(__file__).with_name("table.css")
 FORMATS = {
@@ -36,6 +35,23 @@ class Table:
     header: list[str]
     rows: list[list]
     notes: list[str] = field(default_factory=list)  # printed under the table (PDF) / ignored in data files
+    sheet: spreadsheets.Table | None = None  # the typed sheet of XLSX/CSV, when the kind has one
+
+    def typed(self) -> spreadsheets.Table:
+        """The sheet the XLSX and CSV are written from (portal.spreadsheets: typed cells, UTF-8 BOM, the
+        formula guard); without one of the kind's own, each column typed by its values."""
+        if self.sheet is not None:
+            return self.sheet
+        columns = []
+        for i, header in enumerate(self.header):
+            values = [row[i] for row in self.rows if row[i] is not None]
+            if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                columns.append(spreadsheets.Column(header, spreadsheets.INTEGER))
+            elif values and all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in values):
+                columns.append(spreadsheets.Column(header, spreadsheets.DECIMAL))
+            else:
+                columns.append(spreadsheets.Column(header))
+        return spreadsheets.Table(about=[], columns=columns, rows=self.rows, title=self.title)
 
 
 @dataclass(frozen=True)
@@ -66,14 +82,10 @@ class Rendered:
 
 def render(table: Table, file_format: str, basename: str) -> Rendered:
     if file_format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([safe_cell(h) for h in table.header])
-        writer.writerows([[safe_cell(v) if isinstance(v, str) else v for v in row] for row in table.rows])
-        content = out.getvalue().encode("utf-8")
+        content = "".join(spreadsheets.csv_lines(table.typed())).encode("utf-8")
     elif file_format == "xlsx":
         buffer = io.BytesIO()
-        write_xlsx(buffer, table.header, table.rows, title=table.title)
+        spreadsheets.write_xlsx(buffer, table.typed())
         content = buffer.getvalue()
     elif file_format == "pdf":
         from weasyprint import CSS, HTML

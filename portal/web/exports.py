@@ -68,6 +68,21 @@ def export_query(form: UsageQueryForm) -> ExportQuery:
     return ExportQuery(form.query().period, form.usage_filter(), order, descending, words)
 
 
+def explorer_table(scope, form: UsageQueryForm):
+    """The explorer's table of a valid form as a sheet (the export, and the scheduled report of a saved view)."""
+    query = form.query()
+    return summary_table(
+        scope,
+        export_query(form),
+        group_by=query.group_by,
+        dimension_labels=[str(DIMENSION_LABELS[d]) for d in query.group_by],
+        order_by=query.sort,
+        metric_label=str(METRIC_LABELS[query.sort or Metric.COST]),
+        descending=query.descending,
+        first=query.top,
+    )
+
+
 @portal_view()
 @in_organization_language
 def usage_export(request):
@@ -75,18 +90,8 @@ def usage_export(request):
     scope = request.caller.scope
     form = UsageQueryForm(request.GET, scope=scope)
     if form.is_valid():
-        query = form.query()
         try:
-            table = summary_table(
-                scope,
-                export_query(form),
-                group_by=query.group_by,
-                dimension_labels=[str(DIMENSION_LABELS[d]) for d in query.group_by],
-                order_by=query.sort,
-                metric_label=str(METRIC_LABELS[query.sort or Metric.COST]),
-                descending=query.descending,
-                first=query.top,
-            )
+            table = explorer_table(scope, form)
         except UsageQueryError as exc:
             add_selector_error(form, exc)
     if form.errors:

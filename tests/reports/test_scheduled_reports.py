@@ -168,7 +168,9 @@ def test_after_each_statement_findings_to_a_webhook_with_retries(
 
     payload = json.loads(sent[-1][1])["data"]
     assert sent[-1][2]["X-Portal-Event"] == "report.delivered" and payload["filename"].endswith(".csv")
-    rows = list(csv.reader(io.StringIO(base64.b64decode(payload["content_base64"]).decode())))
+    rows = list(
+        csv.reader(io.StringIO(base64.b64decode(payload["content_base64"]).decode("utf-8-sig")))
+    )  # UTF-8 with BOM, as every CSV export
     assert rows[0][:2] == ["Finding", "Line"]
     assert rows[1][1] == "'+493011113333"  # the exports' formula guard
     assert rows[1][1] and rows[1][4] == "20.00" and "No usage for 60 days" in rows[1][3]
