@@ -1,3 +1,4 @@
+# Long: the usage API's types, the two root fields and their argument conversions are one contract (cost hints: usage_costs.py).
 """Usage analytics over GraphQL: summaries (from rollups) and the records behind them."""
 
 from datetime import UTC

@@ -1,3 +1,4 @@
+# Long: the explorer page, its drill-down to calls and saved views share one query parsing and one comparison.
 """Usage explorer (/usage/), its drill-down to calls (/usage/records/) and saved views.
 
 Views are thin: the URL is parsed by a form (portal.web.usage_forms), the selectors of

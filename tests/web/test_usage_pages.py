@@ -307,7 +307,7 @@ def test_exports_read_back_as_typed_values(client, db, monkeypatch):
     assert koeln_row["Standort"] == "Köln" and koeln_row["Anrufe"] == 2
     assert koeln_row["Längster Anruf (h:mm:ss)"] == timedelta(hours=1, minutes=2, seconds=5)
     assert koeln_row["Kosten (EUR)"] == pytest.approx(1.34)
-    assert rows[-1][0] == "Summe"
+    assert rows[-1][0] == "Gesamt"  # the German "Total", as the pivot's
 
 
 def test_xlsx_export_is_readable(client, acme):
