@@ -226,7 +226,7 @@ def test_the_same_holds_on_the_other_postgresql(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", __file__, "-p", "no:cacheprovider", "-q", "-x"],
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),  # the repository
             env=env,
             capture_output=True,
             text=True,
