@@ -40,8 +40,8 @@ def test_invite_accept_and_a_statement_link_across_organizations(page, sign_in, 
     assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Statements").is_visible()
 
     # Back to Other AG with the header's switcher, then a link to Hand GmbH's statement (as in an email).
-    page.get_by_label("Organization").select_option(label="Other AG")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the switcher submits itself; wait for it, or the next goto aborts it
+        page.get_by_label("Organization").select_option(label="Other AG")
     page.goto(f"/statements/{issued.pk}/")
     assert page.get_by_role("heading", name="This belongs to Hand GmbH").is_visible()
     _shot(page, "elsewhere.png")
